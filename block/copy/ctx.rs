@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The copy context: what ties the source and destination bios of one chunk.
+//!
+//! For each chunk the engine submits one `REQ_OP_COPY_SRC` bio per source piece and one
+//! `REQ_OP_COPY_DST` bio per destination piece, all pointing at one [`CopyCtx`] through
+//! `bi_copy_ctx`. Each bio travels down the stack on its own; a stacking driver may remap it
+//! (its clone inherits `bi_copy_ctx`) but never split it. When a bio reaches a device that
+//! offloads copies, `submit_bio_noacct()` hands it to [`blk_copy_submit_bio`], which parks it
+//! in the context instead of queueing it.
+//!
+//! Translation is over when every bio has either been parked or failed. The context then checks
+//! what arrived: no failure, everything on one disk, within that disk's copy limits. If so it
+//! dispatches one parked destination bio, which becomes the request that carries the whole
+//! chunk to the driver; the driver reads all ranges through [`blk_copy_nr_ranges`] and
+//! [`blk_copy_get_range`]. Otherwise it ends every parked bio with the error. When the
+//! dispatched request completes, every other parked bio is ended with its status.
+//!
+//! Every bio the engine submitted completes exactly once, through [`copy_bio_end_io`], and the
+//! chunk is reported to its job once all of them have and translation is over, whatever path
+//! was taken.
+
+use core::{
+    mem,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    block::bdev::BlockDevice,
+    prelude::*,
+    sync::{
+        new_spinlock_irq,
+        Arc,
+        ArcBorrow,
+        SpinLockIrq,
+        SpinLockIrqGuard, //
+    }, //
+};
+
+use crate::offload::OffloadJob;
+use crate::BLK_STS_OK;
+use bindings::{
+    blk_status_t as BlkStatus,
+    BLK_STS_IOERR,
+    BLK_STS_NOTSUPP,
+    BLK_STS_RESOURCE, //
+};
+
+/// Where a context is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Bios are on their way down the stack.
+    Translate,
+    /// One parked bio was dispatched as the request that does the copy.
+    Copy,
+    /// The outcome is known; remaining completions only count down.
+    Done,
+}
+
+/// A bio parked at the device that will execute the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Parked(NonNull<bindings::bio>);
+
+// SAFETY: A parked bio belongs to the context until the context ends or dispatches it, which may
+// happen on any CPU.
+unsafe impl Send for Parked {}
+
+impl Parked {
+    fn bio(self) -> *mut bindings::bio {
+        self.0.as_ptr()
+    }
+
+    /// Sectors the bio covers.
+    fn sectors(self) -> u64 {
+        // SAFETY: A parked bio is valid until the context ends it.
+        u64::from(unsafe { (*self.bio()).bi_iter.bi_size }) >> kernel::block::SECTOR_SHIFT
+    }
+
+    /// The device the bio lies on.
+    fn bdev<'a>(self) -> &'a BlockDevice {
+        // SAFETY: A parked bio is valid, and holds its device open, until the context ends it;
+        // the returned reference is only used while the bio is parked.
+        unsafe { BlockDevice::from_raw((*self.bio()).bi_bdev) }
+    }
+}
+
+/// Mutable state of a context, under [`CopyCtx::state`].
+struct State {
+    phase: Phase,
+    /// Bios neither parked nor failed yet, plus one for the submitter until it has submitted
+    /// them all.
+    pending: usize,
+    /// Bios submitted by the engine that have not completed.
+    outstanding: usize,
+    /// First error, or `BLK_STS_OK`.
+    status: BlkStatus,
+    /// Parked source and destination bios, in the order they arrived.
+    src: KVec<Parked>,
+    dst: KVec<Parked>,
+    /// The parked bio sent down as the copy request.
+    dispatched: Option<Parked>,
+}
+
+impl State {
+    fn fail(&mut self, status: BlkStatus) {
+        if self.status == BLK_STS_OK {
+            self.status = status;
+        }
+    }
+
+    fn side(&self, op: bindings::req_op) -> &KVec<Parked> {
+        if op == bindings::req_op_REQ_OP_COPY_SRC {
+            &self.src
+        } else {
+            &self.dst
+        }
+    }
+
+    fn settled(&self) -> bool {
+        self.pending == 0 && self.outstanding == 0
+    }
+}
+
+/// What to do after the state lock is dropped.
+enum Next {
+    Nothing,
+    Dispatch(Parked),
+    End(KVec<Parked>, KVec<Parked>, BlkStatus),
+}
+
+/// The copy context of one chunk.
+///
+/// # Invariants
+///
+/// Each bio the engine submitted for the chunk holds one reference, taken in
+/// [`CopyCtx::submit_bio`] and released in [`copy_bio_end_io`]; clones of those bios point to
+/// the context without a reference of their own, as they never outlive their original.
+#[pin_data]
+pub(crate) struct CopyCtx {
+    #[pin]
+    state: SpinLockIrq<State>,
+    job: Arc<OffloadJob>,
+    /// Offset of the chunk in the whole copy, and its length, in bytes.
+    offset: u64,
+    len: u64,
+}
+
+impl CopyCtx {
+    /// Makes the context of a chunk of `len` bytes at `offset` of `job`'s copy, to be submitted
+    /// as `nr_src` source and `nr_dst` destination bios.
+    pub(crate) fn new(
+        job: Arc<OffloadJob>,
+        offset: u64,
+        len: u64,
+        nr_src: usize,
+        nr_dst: usize,
+    ) -> Result<Arc<Self>> {
+        let src = KVec::with_capacity(nr_src, GFP_NOIO)?;
+        let dst = KVec::with_capacity(nr_dst, GFP_NOIO)?;
+        let state = State {
+            phase: Phase::Translate,
+            pending: nr_src + nr_dst + 1,
+            outstanding: nr_src + nr_dst,
+            status: BLK_STS_OK,
+            src,
+            dst,
+            dispatched: None,
+        };
+        Arc::pin_init(
+            pin_init!(Self {
+                state <- new_spinlock_irq!(state, "blk_copy_ctx"),
+                job,
+                offset,
+                len,
+            }),
+            GFP_NOIO,
+        )
+    }
+
+    /// Submits one bio per piece of the chunk, sources first, then lets translation finish.
+    pub(crate) fn submit(
+        this: Arc<Self>,
+        src_bdev: &BlockDevice,
+        src: impl Iterator<Item = (u64, u64)>,
+        dst_bdev: &BlockDevice,
+        dst: impl Iterator<Item = (u64, u64)>,
+    ) {
+        for (pos, len) in src {
+            Self::submit_bio(&this, src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len);
+        }
+        for (pos, len) in dst {
+            Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
+        }
+        let mut st = this.state.lock();
+        st.pending -= 1;
+        this.advance(st, None);
+    }
+
+    fn submit_bio(this: &Arc<Self>, bdev: &BlockDevice, op: bindings::req_op, pos: u64, len: u64) {
+        let opf = op | bindings::REQ_NOMERGE;
+        // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use. A bio
+        // without pages needs no vector.
+        let bio = unsafe {
+            bindings::bio_alloc_bioset(
+                bdev.as_raw(),
+                0,
+                opf,
+                bindings::GFP_NOIO,
+                &raw mut bindings::fs_bio_set,
+            )
+        };
+        if bio.is_null() {
+            // Never submitted: it neither parks nor completes.
+            let mut st = this.state.lock();
+            st.fail(BLK_STS_RESOURCE);
+            st.pending -= 1;
+            st.outstanding -= 1;
+            this.advance(st, None);
+            return;
+        }
+        let ctx: *const Self = Arc::into_raw(this.clone());
+        // SAFETY: `bio` was just allocated and is ours until submitted. `len` fits `bi_size`:
+        // chunks are limited to `u32::MAX` bytes. The reference in `bi_copy_ctx` is released by
+        // `copy_bio_end_io`, which is called exactly once.
+        unsafe {
+            (*bio).bi_iter.bi_sector = pos >> kernel::block::SECTOR_SHIFT;
+            (*bio).bi_iter.bi_size = len as u32;
+            (*bio).bi_end_io = Some(copy_bio_end_io);
+            (*bio).bi_copy_ctx = ctx.cast_mut().cast();
+            bindings::submit_bio(bio);
+        }
+    }
+
+    /// A bio of this context reached `submit_bio_noacct()` on its way down.
+    ///
+    /// Returns `true` when the bio is to be submitted further.
+    fn arrive(this: ArcBorrow<'_, Self>, bio: NonNull<bindings::bio>) -> bool {
+        let parked = Parked(bio);
+        let bdev = parked.bdev();
+        let lim = bdev.limits();
+        let mut st = this.state.lock();
+        if st.phase == Phase::Copy && st.dispatched == Some(parked) {
+            return true;
+        }
+        let refuse = if st.phase != Phase::Translate {
+            // Stacking drivers must not split copy bios: this is an extra piece.
+            BLK_STS_IOERR
+        } else if lim.max_copy_sectors == 0 || parked.sectors() > u64::from(lim.max_copy_sectors) {
+            BLK_STS_NOTSUPP
+        } else {
+            let op = parked.opf() & bindings::REQ_OP_MASK;
+            let list = if op == bindings::req_op_REQ_OP_COPY_SRC {
+                &mut st.src
+            } else {
+                &mut st.dst
+            };
+            if list.push_within_capacity(parked).is_ok() {
+                st.pending -= 1;
+                // Keep the context alive while acting on it: ending parked bios may drop the
+                // last reference.
+                let this: Arc<Self> = this.into();
+                this.advance(st, None);
+                return false;
+            }
+            BLK_STS_IOERR
+        };
+        drop(st);
+        end_bio(parked, refuse);
+        false
+    }
+
+    /// One of the engine's bios completed with `status`.
+    fn completed(this: Arc<Self>, status: BlkStatus) {
+        let mut st = this.state.lock();
+        st.outstanding -= 1;
+        let next = match st.phase {
+            Phase::Translate => {
+                // Failed on its way down (a success here means something completed a copy
+                // bio without copying: never count that as copied).
+                st.fail(if status == BLK_STS_OK { BLK_STS_IOERR } else { status });
+                st.pending -= 1;
+                None
+            }
+            Phase::Copy => {
+                // The dispatched request finished: the others share its outcome.
+                st.phase = Phase::Done;
+                st.fail(status);
+                let dispatched = st.dispatched;
+                st.dst.retain(|p| Some(*p) != dispatched);
+                Some(Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status))
+            }
+            Phase::Done => Some(Next::Nothing),
+        };
+        this.advance(st, next);
+    }
+
+    /// Finishes translation if it is over, acts on `next` without the lock, and reports the
+    /// chunk once everything settled.
+    fn advance(&self, mut st: SpinLockIrqGuard<'_, State>, next: Option<Next>) {
+        let next = match next {
+            Some(next) => next,
+            None if st.phase == Phase::Translate && st.pending == 0 => self.translated(&mut st),
+            None => Next::Nothing,
+        };
+        let report = st.settled() && st.phase != Phase::Copy;
+        let status = st.status;
+        drop(st);
+        match next {
+            Next::Nothing => {}
+            Next::Dispatch(bio) => {
+                // SAFETY: The bio is parked, so it is ours to submit; the hook will let it pass.
+                unsafe { bindings::submit_bio_noacct(bio.bio()) };
+            }
+            Next::End(src, dst, status) => {
+                for bio in Iterator::chain(src.into_iter(), dst) {
+                    end_bio(bio, status);
+                }
+            }
+        }
+        if report {
+            OffloadJob::chunk_done(&self.job, self.offset, status);
+        }
+    }
+
+    /// Every bio arrived or failed: decide whether the chunk can be offloaded.
+    fn translated(&self, st: &mut State) -> Next {
+        if st.status == BLK_STS_OK {
+            st.status = self.check_parked(st);
+        }
+        if st.status != BLK_STS_OK {
+            st.phase = Phase::Done;
+            return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
+        }
+        st.phase = Phase::Copy;
+        let bio = st.dst[0];
+        st.dispatched = Some(bio);
+        Next::Dispatch(bio)
+    }
+
+    /// Checks that the parked bios form one copy the device they landed on can execute.
+    fn check_parked(&self, st: &State) -> BlkStatus {
+        let Some(first) = st.dst.first() else {
+            return BLK_STS_IOERR;
+        };
+        let bdev = first.bdev();
+        let lim = bdev.limits();
+        let all = || Iterator::chain(st.src.iter(), st.dst.iter());
+        // Offload only inside one disk; anything else falls back.
+        if st.src.is_empty() || all().any(|p| !p.bdev().same_disk(bdev)) {
+            return BLK_STS_NOTSUPP;
+        }
+        let bytes = |list: &KVec<Parked>| -> u64 {
+            list.iter().map(|p| p.sectors() << kernel::block::SECTOR_SHIFT).sum()
+        };
+        if bytes(&st.src) != self.len || bytes(&st.dst) != self.len {
+            return BLK_STS_IOERR;
+        }
+        if st.src.len() > usize::from(lim.max_copy_src_segments)
+            || st.dst.len() > usize::from(lim.max_copy_dst_segments)
+            || self.len >> kernel::block::SECTOR_SHIFT > u64::from(lim.max_copy_sectors)
+        {
+            return BLK_STS_NOTSUPP;
+        }
+        BLK_STS_OK
+    }
+}
+
+impl Parked {
+    fn opf(self) -> u32 {
+        // SAFETY: A parked bio is valid until the context ends it.
+        unsafe { (*self.bio()).bi_opf }
+    }
+}
+
+/// Ends `bio` with `status`.
+fn end_bio(bio: Parked, status: BlkStatus) {
+    // SAFETY: The caller owns the bio (it is parked, or was handed to the hook) and gives it up.
+    unsafe {
+        (*bio.bio()).bi_status = status;
+        bindings::bio_endio(bio.bio());
+    }
+}
+
+/// Completion of every bio the engine submits.
+///
+/// # Safety
+///
+/// `bio` is a bio submitted by [`CopyCtx::submit_bio`], completing.
+unsafe extern "C" fn copy_bio_end_io(bio: *mut bindings::bio) {
+    // SAFETY: By the safety requirements `bio` is one of ours: `bi_copy_ctx` holds the reference
+    // taken at submission, released here, once.
+    let (ctx, status) = unsafe {
+        let ctx = Arc::from_raw((*bio).bi_copy_ctx.cast::<CopyCtx>().cast_const());
+        let status = (*bio).bi_status;
+        bindings::bio_put(bio);
+        (ctx, status)
+    };
+    CopyCtx::completed(ctx, status);
+}
+
+/// The context of a bio that carries one, borrowed for as long as the bio is in flight.
+///
+/// # Safety
+///
+/// `bio` must be a valid bio in flight.
+unsafe fn ctx_of<'a>(bio: *mut bindings::bio) -> Option<ArcBorrow<'a, CopyCtx>> {
+    // SAFETY: `bio` is valid by the safety requirements.
+    let ctx = unsafe { (*bio).bi_copy_ctx };
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: A non-NULL `bi_copy_ctx` was set by `submit_bio` (or copied by a clone) and the
+    // original bio holds a reference until it completes, which is after this bio completes.
+    Some(unsafe { ArcBorrow::from_raw(ctx.cast::<CopyCtx>().cast_const()) })
+}
+
+/// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
+///
+/// Returns `true` when the bio is to be submitted further, `false` when the engine took it:
+/// parked, or ended with an error.
+///
+/// # Safety
+///
+/// `bio` must be a valid copy bio being submitted, owned by the caller.
+#[export]
+pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> bool {
+    let Some(bio) = NonNull::new(bio) else {
+        return false;
+    };
+    // SAFETY: `bio` is valid and in flight by the safety requirements.
+    match unsafe { ctx_of(bio.as_ptr()) } {
+        Some(ctx) => CopyCtx::arrive(ctx, bio),
+        None => {
+            // Copy bios only come from the engine.
+            end_bio(Parked(bio), BLK_STS_NOTSUPP);
+            false
+        }
+    }
+}
+
+/// The context of a copy request the driver is executing.
+///
+/// # Safety
+///
+/// `rq` must be a request the driver owns whose bio is a dispatched copy bio.
+unsafe fn ctx_of_request<'a>(rq: *mut bindings::request) -> Option<ArcBorrow<'a, CopyCtx>> {
+    // SAFETY: By the safety requirements `rq` is valid and its bio is in flight.
+    unsafe { ctx_of((*rq).bio) }
+}
+
+/// Number of source (`REQ_OP_COPY_SRC`) or destination (`REQ_OP_COPY_DST`) ranges of the copy
+/// request `rq`.
+///
+/// # Safety
+///
+/// `rq` must be a copy request the calling driver is executing.
+#[export]
+pub(crate) unsafe extern "C" fn blk_copy_nr_ranges(
+    rq: *mut bindings::request,
+    op: bindings::req_op,
+) -> kernel::ffi::c_uint {
+    // SAFETY: By the safety requirements.
+    let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
+        return 0;
+    };
+    let st = ctx.state.lock();
+    st.side(op).len().try_into().unwrap_or(0)
+}
+
+/// Range `idx` of one side of the copy request `rq`.
+///
+/// # Safety
+///
+/// `rq` must be a copy request the calling driver is executing, `range` valid for writes.
+#[export]
+pub(crate) unsafe extern "C" fn blk_copy_get_range(
+    rq: *mut bindings::request,
+    op: bindings::req_op,
+    idx: kernel::ffi::c_uint,
+    range: *mut bindings::blk_copy_range,
+) {
+    // SAFETY: By the safety requirements.
+    let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
+        return;
+    };
+    let st = ctx.state.lock();
+    let Some(parked) = st.side(op).get(idx as usize) else {
+        return;
+    };
+    let parked = *parked;
+    // SAFETY: The bio is parked and valid; `range` is valid for writes by the safety
+    // requirements.
+    unsafe {
+        let bio = parked.bio();
+        range.write(bindings::blk_copy_range {
+            bdev: (*bio).bi_bdev,
+            sector: (*bio).bi_iter.bi_sector,
+            nr_sectors: (*bio).bi_iter.bi_size >> kernel::block::SECTOR_SHIFT,
+        });
+    }
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `BLKCOPY` ioctl: copies between ranges of one block device.
+//!
+//! C header: [`include/uapi/linux/blk-copy.h`](srctree/include/uapi/linux/blk-copy.h)
+//!
+//! Offsets are relative to the device the ioctl is called on, so a partition's ranges never
+//! leave the partition. The copy is offloaded when the device can, and done in the kernel
+//! otherwise, unless the caller asked for offload only. The page cache stays coherent as for a
+//! direct write: dirty source pages are written back first, destination pages are dropped
+//! before and after the copy.
+
+use core::mem::size_of;
+use kernel::{
+    bindings,
+    block::bdev::BlockDevice,
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    }, //
+};
+
+use crate::{
+    blkdev_copy_offload,
+    blkdev_copy_onload,
+    plan::{
+        self,
+        Limits,
+        Seg, //
+    }, //
+};
+
+const HEADER_LEN: usize = size_of::<bindings::blkcopy>();
+const RANGE_LEN: usize = size_of::<bindings::blkcopy_range>();
+/// Offset of `copied` in `struct blkcopy_range`, and of `out_flags` in `struct blkcopy`.
+const RANGE_COPIED: usize = 24;
+const HEADER_OUT_FLAGS: usize = 8;
+
+/// Reads the native-endian integer of `N` bytes at `offset` of `buf`.
+fn word<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&buf[offset..offset + N]);
+    out
+}
+
+/// The ranges of a call, as engine segments.
+struct Ranges {
+    src: KVec<Seg>,
+    dst: KVec<Seg>,
+}
+
+/// Reads and checks the argument at `arg`: returns the flags and the ranges.
+fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
+    let mut header = [0u8; HEADER_LEN];
+    UserSlice::new(arg, HEADER_LEN).reader().read_slice(&mut header)?;
+    let nr_ranges = u32::from_ne_bytes(word(&header, 0)) as usize;
+    let flags = u32::from_ne_bytes(word(&header, 4));
+    if flags & !bindings::BLKCOPY_OFFLOAD_ONLY != 0 || header[12..].iter().any(|&b| b != 0) {
+        return Err(EINVAL);
+    }
+    if nr_ranges == 0 || nr_ranges > bindings::BLKCOPY_MAX_RANGES as usize {
+        return Err(EINVAL);
+    }
+    let mut raw = KVec::from_elem(0u8, nr_ranges * RANGE_LEN, GFP_KERNEL)?;
+    UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), raw.len())
+        .reader()
+        .read_slice(&mut raw)?;
+    let mut ranges = Ranges {
+        src: KVec::with_capacity(nr_ranges, GFP_KERNEL)?,
+        dst: KVec::with_capacity(nr_ranges, GFP_KERNEL)?,
+    };
+    let mut total: u64 = 0;
+    for range in raw.chunks_exact(RANGE_LEN) {
+        let len = u64::from_ne_bytes(word(range, 16));
+        total = total.checked_add(len).ok_or(EINVAL)?;
+        let src = Seg {
+            pos: u64::from_ne_bytes(word(range, 0)),
+            len,
+        };
+        let dst = Seg {
+            pos: u64::from_ne_bytes(word(range, 8)),
+            len,
+        };
+        ranges.src.push(src, GFP_KERNEL)?;
+        ranges.dst.push(dst, GFP_KERNEL)?;
+    }
+    if total > bindings::BLKCOPY_MAX_BYTES {
+        return Err(EINVAL);
+    }
+    Ok((flags, ranges))
+}
+
+/// The segments after the first `skip` bytes of `segs`.
+fn skip(segs: &[Seg], mut skip: u64) -> Result<KVec<Seg>> {
+    let mut out = KVec::with_capacity(segs.len(), GFP_KERNEL)?;
+    for seg in segs {
+        if skip >= seg.len {
+            skip -= seg.len;
+            continue;
+        }
+        out.push(
+            Seg {
+                pos: seg.pos + skip,
+                len: seg.len - skip,
+            },
+            GFP_KERNEL,
+        )?;
+        skip = 0;
+    }
+    Ok(out)
+}
+
+/// Runs one synchronous copy of `src` to `dst` on `bdev` with `copy`; returns the bytes copied
+/// and the outcome.
+fn run(
+    copy: unsafe extern "C" fn(*mut bindings::blk_copy_params) -> c_int,
+    bdev: &BlockDevice,
+    src: &[Seg],
+    dst: &[Seg],
+) -> (u64, Result) {
+    let mut params = bindings::blk_copy_params {
+        src_bdev: bdev.as_raw(),
+        src_segs: src.as_ptr(),
+        nr_src_segs: src.len() as u32,
+        dst_bdev: bdev.as_raw(),
+        dst_segs: dst.as_ptr(),
+        nr_dst_segs: dst.len() as u32,
+        end_io: None,
+        private: core::ptr::null_mut(),
+        copied: 0,
+        status: 0,
+    };
+    // SAFETY: A synchronous copy: `params`, the segments and the device outlive the call.
+    let ret = unsafe { copy(&mut params) };
+    (params.copied, kernel::error::to_result(ret))
+}
+
+/// Copies `ranges` on `bdev`; returns the bytes copied, whether the device did it all, and the
+/// outcome.
+fn copy(bdev: &BlockDevice, flags: u32, ranges: &Ranges) -> (u64, bool, Result) {
+    let (copied, result) = run(blkdev_copy_offload, bdev, &ranges.src, &ranges.dst);
+    if result != Err(EOPNOTSUPP) || flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0 {
+        return (copied, result.is_ok(), result);
+    }
+    // The device cannot offload (the rest of) it: copy through the kernel.
+    let (src, dst) = match (skip(&ranges.src, copied), skip(&ranges.dst, copied)) {
+        (Ok(src), Ok(dst)) => (src, dst),
+        (Err(e), _) | (_, Err(e)) => return (copied, false, Err(e)),
+    };
+    let (more, result) = run(blkdev_copy_onload, bdev, &src, &dst);
+    (copied + more, false, result)
+}
+
+/// Writes each range's `copied` and the header's `out_flags` back to user space.
+fn report(arg: UserPtr, ranges: &Ranges, mut copied: u64, offloaded: bool) -> Result {
+    for (i, seg) in ranges.src.iter().enumerate() {
+        let done = copied.min(seg.len);
+        copied -= done;
+        let at = arg.wrapping_byte_add(HEADER_LEN + i * RANGE_LEN + RANGE_COPIED);
+        UserSlice::new(at, 8).writer().write_slice(&done.to_ne_bytes())?;
+    }
+    let out_flags = if offloaded {
+        bindings::BLKCOPY_OFFLOADED
+    } else {
+        0
+    };
+    let at = arg.wrapping_byte_add(HEADER_OUT_FLAGS);
+    UserSlice::new(at, 4).writer().write_slice(&out_flags.to_ne_bytes())
+}
+
+fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result {
+    if mode & bindings::BLK_OPEN_WRITE == 0 {
+        return Err(EBADF);
+    }
+    if bdev.is_read_only() {
+        return Err(EPERM);
+    }
+    let (flags, ranges) = read_arg(arg)?;
+    let lim = Limits::of(bdev);
+    plan::validate(&ranges.src, &lim, &ranges.dst, &lim, true)?;
+
+    for seg in &ranges.src {
+        bdev.write_back_range(seg.pos, seg.len)?;
+    }
+    for seg in &ranges.dst {
+        bdev.invalidate_range(seg.pos, seg.len)?;
+    }
+    let (copied, offloaded, result) = copy(bdev, flags, &ranges);
+    // Drop what buffered readers may have cached from the destination during the copy.
+    for seg in &ranges.dst {
+        let _ = bdev.invalidate_range(seg.pos, seg.len);
+    }
+    report(arg, &ranges, copied, offloaded)?;
+    result
+}
+
+/// `BLKCOPY` on `bdev`, opened with `mode`; `argp` is the user's `struct blkcopy`.
+///
+/// # Safety
+///
+/// `bdev` must be a block device the caller holds open.
+#[export]
+pub(crate) unsafe extern "C" fn blkdev_copy_ioctl(
+    bdev: *mut bindings::block_device,
+    mode: bindings::blk_mode_t,
+    argp: *mut c_void,
+) -> c_int {
+    // SAFETY: By the safety requirements.
+    let bdev = unsafe { BlockDevice::from_raw(bdev) };
+    match ioctl(bdev, mode, UserPtr::from_ptr(argp)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}

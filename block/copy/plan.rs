@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Validation of a copy and its division into chunks the devices accept.
+//!
+//! A copy names source segments on one block device and destination segments on another (or
+//! the same) one, all in bytes. The source segments are read in order as one stream and written
+//! in order over the destination segments, so both lists must add up to the same length.
+
+use kernel::{
+    bindings,
+    block::{
+        bdev::BlockDevice,
+        SECTOR_SHIFT, //
+    },
+    prelude::*, //
+};
+
+/// A byte range of a block device, `struct blk_copy_seg`.
+pub(crate) type Seg = bindings::blk_copy_seg;
+
+/// The copy limits of one block device, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Logical block size.
+    pub(crate) lbs: u32,
+    /// Size of the device.
+    pub(crate) capacity: u64,
+    /// Largest offloaded copy (`max_copy_sectors`), 0 when the device cannot offload.
+    pub(crate) max_copy: u64,
+    /// Source ranges one offloaded copy may have.
+    pub(crate) max_src_segs: u16,
+    /// Destination ranges one offloaded copy may have.
+    pub(crate) max_dst_segs: u16,
+    /// Offset of the device on its disk (non-zero for a partition).
+    pub(crate) start: u64,
+}
+
+impl Limits {
+    /// The limits of `bdev`.
+    pub(crate) fn of(bdev: &BlockDevice) -> Self {
+        let lim = bdev.limits();
+        Self {
+            lbs: lim.logical_block_size,
+            capacity: bdev.nr_bytes(),
+            max_copy: u64::from(lim.max_copy_sectors) << SECTOR_SHIFT,
+            max_src_segs: lim.max_copy_src_segments,
+            max_dst_segs: lim.max_copy_dst_segments,
+            start: bdev.start_sector() << SECTOR_SHIFT,
+        }
+    }
+}
+
+/// The largest value of `bi_iter.bi_size`: no single copy bio may be longer.
+const BIO_MAX_BYTES: u64 = u32::MAX as u64;
+
+/// Checks that `segs` are non-empty, block aligned and inside a device of `capacity` bytes.
+///
+/// Returns their total length.
+fn check_side(segs: &[Seg], align: u64, capacity: u64) -> Result<u64> {
+    if segs.is_empty() {
+        return Err(EINVAL);
+    }
+    let mut total: u64 = 0;
+    for seg in segs {
+        if seg.len == 0 || seg.pos % align != 0 || seg.len % align != 0 {
+            return Err(EINVAL);
+        }
+        let end = seg.pos.checked_add(seg.len).ok_or(EINVAL)?;
+        if end > capacity {
+            return Err(EINVAL);
+        }
+        total = total.checked_add(seg.len).ok_or(EINVAL)?;
+    }
+    Ok(total)
+}
+
+/// Whether two byte ranges, each `pos` bytes into its disk, share at least one byte.
+fn overlaps(a: &Seg, a_start: u64, b: &Seg, b_start: u64) -> bool {
+    let (a_pos, b_pos) = (a.pos + a_start, b.pos + b_start);
+    a_pos < b_pos + b.len && b_pos < a_pos + a.len
+}
+
+/// Validates a copy from `src` on a device with limits `src_dev` to `dst` on `dst_dev`.
+///
+/// Every segment must be non-empty, aligned to the larger of both logical block sizes and
+/// inside its device, and both sides must have the same total length. Destination segments
+/// must not overlap each other, and on one disk (`same_disk`: the devices are the disk or its
+/// partitions) no destination segment may overlap a source segment: the result of such a copy
+/// would depend on the order in which the device copies. Returns the length of the copy in
+/// bytes.
+pub(crate) fn validate(
+    src: &[Seg],
+    src_dev: &Limits,
+    dst: &[Seg],
+    dst_dev: &Limits,
+    same_disk: bool,
+) -> Result<u64> {
+    let align = u64::from(src_dev.lbs.max(dst_dev.lbs));
+    let len = check_side(src, align, src_dev.capacity)?;
+    if check_side(dst, align, dst_dev.capacity)? != len {
+        return Err(EINVAL);
+    }
+    for (i, d) in dst.iter().enumerate() {
+        let start = dst_dev.start;
+        if dst[i + 1..].iter().any(|other| overlaps(d, start, other, start)) {
+            return Err(EINVAL);
+        }
+        if same_disk && src.iter().any(|s| overlaps(d, start, s, src_dev.start)) {
+            return Err(EINVAL);
+        }
+    }
+    Ok(len)
+}
+
+/// Largest chunk both devices offload, in bytes; 0 when one of them cannot offload.
+///
+/// Rounded down to the larger logical block size so that chunk boundaries stay block aligned
+/// on both devices, and capped at what one bio can describe.
+pub(crate) fn max_chunk(src_dev: &Limits, dst_dev: &Limits) -> u64 {
+    let align = u64::from(src_dev.lbs.max(dst_dev.lbs));
+    let max = src_dev.max_copy.min(dst_dev.max_copy).min(BIO_MAX_BYTES);
+    max - max % align
+}
+
+/// A position in a list of segments: segment `idx`, `off` bytes into it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    idx: usize,
+    off: u64,
+}
+
+impl Cursor {
+    /// Bytes from the cursor to the end of the `pieces`-th segment, at most `limit`.
+    fn reach(self, segs: &[Seg], pieces: usize, limit: u64) -> u64 {
+        let mut bytes = 0u64;
+        let mut off = self.off;
+        for seg in segs.iter().skip(self.idx).take(pieces) {
+            bytes += seg.len - off;
+            off = 0;
+            if bytes >= limit {
+                return limit;
+            }
+        }
+        bytes
+    }
+
+    /// Moves the cursor `len` bytes on.
+    fn advance(&mut self, segs: &[Seg], mut len: u64) {
+        while len > 0 {
+            let step = (segs[self.idx].len - self.off).min(len);
+            len -= step;
+            self.off += step;
+            if self.off == segs[self.idx].len {
+                self.idx += 1;
+                self.off = 0;
+            }
+        }
+    }
+
+    /// The contiguous pieces of the next `len` bytes of `segs`, as `(pos, len)` pairs.
+    pub(crate) fn pieces(self, segs: &[Seg], len: u64) -> Pieces<'_> {
+        Pieces {
+            segs,
+            at: self,
+            left: len,
+        }
+    }
+}
+
+/// Iterator over the pieces of one side of a chunk, see [`Cursor::pieces`].
+pub(crate) struct Pieces<'a> {
+    segs: &'a [Seg],
+    at: Cursor,
+    left: u64,
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = (u64, u64);
+
+    fn next(&mut self) -> Option<(u64, u64)> {
+        if self.left == 0 {
+            return None;
+        }
+        let seg = &self.segs[self.at.idx];
+        let len = (seg.len - self.at.off).min(self.left);
+        let piece = (seg.pos + self.at.off, len);
+        self.at.advance(self.segs, len);
+        self.left -= len;
+        Some(piece)
+    }
+}
+
+/// One chunk of a copy: `len` bytes starting at `src` and `dst`, `done` bytes into the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub(crate) src: Cursor,
+    pub(crate) dst: Cursor,
+    pub(crate) len: u64,
+    pub(crate) done: u64,
+}
+
+/// Cuts a validated copy into chunks of at most `max_bytes` bytes, `max_src` source pieces and
+/// `max_dst` destination pieces each.
+///
+/// The plan does not borrow the segments, so that it can live next to them in a copy job; every
+/// call of [`Plan::next_chunk`] must pass the segments the copy was validated with.
+pub(crate) struct Plan {
+    next: Chunk,
+    total: u64,
+    max_bytes: u64,
+    max_src: usize,
+    max_dst: usize,
+}
+
+impl Plan {
+    /// Plans a validated copy of `total` bytes.
+    ///
+    /// `max_bytes` must be a multiple of the alignment the copy was validated with; all limits
+    /// must be non-zero.
+    pub(crate) fn new(total: u64, max_bytes: u64, max_src: u16, max_dst: u16) -> Result<Self> {
+        if max_bytes == 0 || max_src == 0 || max_dst == 0 {
+            return Err(EINVAL);
+        }
+        Ok(Self {
+            next: Chunk {
+                src: Cursor::default(),
+                dst: Cursor::default(),
+                len: 0,
+                done: 0,
+            },
+            total,
+            max_bytes,
+            max_src: max_src.into(),
+            max_dst: max_dst.into(),
+        })
+    }
+
+    /// Bytes not yet handed out in a chunk.
+    pub(crate) fn remaining(&self) -> u64 {
+        self.total - self.next.done
+    }
+
+    /// The next chunk of the copy of `src` to `dst`, or `None` when all bytes were handed out.
+    pub(crate) fn next_chunk(&mut self, src: &[Seg], dst: &[Seg]) -> Option<Chunk> {
+        let mut chunk = self.next;
+        let left = self.remaining();
+        if left == 0 {
+            return None;
+        }
+        let len = left.min(self.max_bytes);
+        let len = chunk.src.reach(src, self.max_src, len);
+        chunk.len = chunk.dst.reach(dst, self.max_dst, len);
+        self.next.src.advance(src, chunk.len);
+        self.next.dst.advance(dst, chunk.len);
+        self.next.done += chunk.len;
+        Some(chunk)
+    }
+}
+
+#[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]
+#[kunit_tests(blk_copy_plan)]
+mod tests {
+    use super::*;
+
+    fn seg(pos: u64, len: u64) -> Seg {
+        Seg { pos, len }
+    }
+
+    fn dev(lbs: u32, capacity: u64) -> Limits {
+        Limits {
+            lbs,
+            capacity,
+            max_copy: 1 << 20,
+            max_src_segs: 4,
+            max_dst_segs: 1,
+            start: 0,
+        }
+    }
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn validate_accepts_good_copies() {
+        let d = dev(4096, MIB);
+        assert_eq!(validate(&[seg(0, 8192)], &d, &[seg(8192, 8192)], &d, true), Ok(8192));
+        let two = [seg(0, 4096), seg(16384, 4096)];
+        assert_eq!(validate(&two, &d, &[seg(MIB - 8192, 8192)], &d, true), Ok(8192));
+        // Source and destination overlap, but on two different devices.
+        assert_eq!(validate(&[seg(0, 4096)], &d, &[seg(0, 4096)], &d, false), Ok(4096));
+    }
+
+    #[test]
+    fn validate_rejects_bad_copies() {
+        let d = dev(4096, MIB);
+        let small = dev(512, MIB);
+        // Empty side, zero length, misalignment (to the larger block size of both devices).
+        assert_eq!(validate(&[], &d, &[seg(0, 4096)], &d, false), Err(EINVAL));
+        assert_eq!(validate(&[seg(0, 0)], &d, &[seg(4096, 0)], &d, true), Err(EINVAL));
+        assert_eq!(validate(&[seg(512, 4096)], &small, &[seg(0, 4096)], &d, false), Err(EINVAL));
+        assert_eq!(validate(&[seg(0, 512)], &small, &[seg(0, 512)], &small, false), Ok(512));
+        // Past the end, and offsets that wrap around.
+        assert_eq!(validate(&[seg(MIB - 4096, 8192)], &d, &[seg(0, 8192)], &d, true), Err(EINVAL));
+        let wrap = u64::MAX - 4095;
+        assert_eq!(validate(&[seg(wrap, 8192)], &d, &[seg(0, 8192)], &d, true), Err(EINVAL));
+        // Lengths differ.
+        assert_eq!(validate(&[seg(0, 4096)], &d, &[seg(8192, 8192)], &d, true), Err(EINVAL));
+        // Two partitions of one disk: 4 KiB into the second is 68 KiB into the disk.
+        let mut part = dev(4096, MIB);
+        part.start = 65536;
+        assert_eq!(validate(&[seg(69632, 4096)], &d, &[seg(4096, 4096)], &part, true), Err(EINVAL));
+        assert_eq!(validate(&[seg(4096, 4096)], &d, &[seg(4096, 4096)], &part, true), Ok(4096));
+        // Destination overlaps the source on one device, or another destination.
+        assert_eq!(validate(&[seg(0, 8192)], &d, &[seg(4096, 8192)], &d, true), Err(EINVAL));
+        let dsts = [seg(8192, 4096), seg(8192, 4096)];
+        let srcs = [seg(0, 4096), seg(4096, 4096)];
+        assert_eq!(validate(&srcs, &d, &dsts, &d, false), Err(EINVAL));
+    }
+
+    #[test]
+    fn max_chunk_is_block_aligned() {
+        let mut a = dev(4096, MIB);
+        let mut b = dev(512, MIB);
+        a.max_copy = 64 * 1024;
+        b.max_copy = 6 * 1024 + 512;
+        assert_eq!(max_chunk(&a, &b), 4096);
+        b.max_copy = 0;
+        assert_eq!(max_chunk(&a, &b), 0);
+        a.max_copy = u64::MAX;
+        b.max_copy = u64::MAX;
+        assert_eq!(max_chunk(&a, &b), u64::from(u32::MAX) & !4095);
+    }
+
+    #[test]
+    fn planner_splits_by_bytes() -> Result {
+        let src = [seg(0, 12288)];
+        let dst = [seg(20480, 12288)];
+        let mut plan = Plan::new(12288, 4096, 1, 1)?;
+        let mut lens = [0u64; 4];
+        let mut n = 0;
+        while let Some(c) = plan.next_chunk(&src, &dst) {
+            lens[n] = c.len;
+            n += 1;
+        }
+        assert_eq!(lens, [4096, 4096, 4096, 0]);
+        Ok(())
+    }
+
+    #[test]
+    fn planner_respects_segment_limits() -> Result {
+        // Four 4 KiB source pieces into one 16 KiB destination; two source pieces per chunk.
+        let src = [seg(0, 4096), seg(8192, 4096), seg(16384, 4096), seg(24576, 4096)];
+        let dst = [seg(65536, 16384)];
+        let mut plan = Plan::new(16384, 1 << 20, 2, 1)?;
+        let first = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!(first.len, 8192);
+        let mut pieces = first.src.pieces(&src, first.len);
+        assert_eq!(pieces.next(), Some((0, 4096)));
+        assert_eq!(pieces.next(), Some((8192, 4096)));
+        assert_eq!(pieces.next(), None);
+        let second = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!((second.len, second.done), (8192, 8192));
+        assert_eq!(second.dst.pieces(&dst, second.len).next(), Some((65536 + 8192, 8192)));
+        assert!(plan.next_chunk(&src, &dst).is_none());
+        assert_eq!(plan.remaining(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn planner_follows_unequal_boundaries() -> Result {
+        // Source and destination segments end at different places.
+        let src = [seg(0, 12288), seg(40960, 4096)];
+        let dst = [seg(81920, 4096), seg(98304, 12288)];
+        let mut total = 0;
+        let mut src_bytes = 0;
+        let mut dst_bytes = 0;
+        let mut plan = Plan::new(16384, 8192, 1, 1)?;
+        while let Some(c) = plan.next_chunk(&src, &dst) {
+            assert!(c.len <= 8192 && c.len % 4096 == 0);
+            assert_eq!(c.done, total);
+            total += c.len;
+            assert_eq!(c.src.pieces(&src, c.len).count(), 1);
+            assert_eq!(c.dst.pieces(&dst, c.len).count(), 1);
+            src_bytes += c.src.pieces(&src, c.len).map(|p| p.1).sum::<u64>();
+            dst_bytes += c.dst.pieces(&dst, c.len).map(|p| p.1).sum::<u64>();
+        }
+        assert_eq!((total, src_bytes, dst_bytes), (16384, 16384, 16384));
+        Ok(())
+    }
+}

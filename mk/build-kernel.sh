@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Configure and build build/linux into build/obj-$1 (check or bench).
+# The configuration is regenerated only when a fragment changes, and every
+# option a fragment asks for is checked to have stuck.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+build=${BUILD:-$top/build}
+flavor=${1:?usage: build-kernel.sh check|bench}
+linux=$build/linux
+obj=$build/obj-$flavor
+fragments=("$top/configs/base.config" "$top/configs/$flavor.config")
+
+die() { echo "build-kernel: $*" >&2; exit 1; }
+
+export CCACHE_DIR=$build/ccache
+export CCACHE_BASEDIR=$build
+export CCACHE_NOHASHDIR=1
+export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+export KBUILD_BUILD_TIMESTAMP="Sun Nov 22 00:00:00 UTC 2026"
+export KBUILD_BUILD_USER=copy-offload KBUILD_BUILD_HOST=build
+# ccache through a wrapper directory: CC must stay a single word, as rustc
+# uses the host compiler as its linker.
+mkdir -p "$build/ccache-bin"
+ln -sf "$(command -v ccache)" "$build/ccache-bin/clang-19"
+export PATH=$build/ccache-bin:$PATH
+kmake=(make -C "$linux" O="$obj" LLVM=-19
+       RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTFMT="$HOME/.cargo/bin/rustfmt"
+       BINDGEN="$HOME/.cargo/bin/bindgen" -j"$(nproc)")
+
+mkdir -p "$obj" "$CCACHE_DIR"
+want=$(cat "${fragments[@]}" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.fragments" 2>/dev/null)" != "$want" ]; then
+	echo "build-kernel: configuring $flavor kernel" >&2
+	"${kmake[@]}" -s allnoconfig
+	(cd "$linux" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+		kernel/configs/kvm_guest.config "${fragments[@]}" >/dev/null)
+	"${kmake[@]}" -s olddefconfig
+	missing=
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*) grep -qxF "$line" "$obj/.config" || missing+=" $line" ;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }; opt=${opt%% *}
+			grep -q "^$opt=" "$obj/.config" && missing+=" $opt=n" ;;
+		esac
+	done < <(cat "${fragments[@]}")
+	[ -z "$missing" ] || die "options that did not stick (unmet dependencies?):$missing"
+	echo "$want" >"$obj/.fragments"
+fi
+"${kmake[@]}" -s
+[ -f "$obj/arch/x86/boot/bzImage" ] || die "no bzImage"

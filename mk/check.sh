@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: boot the check kernel (KASAN, lockdep, atomic-sleep checks)
+# once, run the KUnit suites and every blktests-format case in it, prove in
+# the same guest that a failing case and a kernel WARNING fail the run, and
+# in a second, short boot that a hung guest does.
+#
+#   check.sh [TEST...]    TEST as for tools/testing/blktests/check
+# CHECK_HANG=0 skips the hung-guest self-test (for quick local runs).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+BUILD=${BUILD:-$top/build}
+. "$here/vm.sh"
+
+vm_init check || exit 1
+results=$BUILD/results/check
+rm -rf "$results"
+mkdir -p "$results"
+vm_nvme_config >"$results/config"
+# The tests' C helpers, built here: the guest sees the host's file system.
+make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" || exit 1
+echo "SRC_DIR=$BUILD/blktests-src" >>"$results/config"
+
+echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
+t0=$(date +%s)
+VM_RWDIR=$results vm_boot "${CHECK_TIMEOUT:-2400}" "$results/console.log" \
+	"$here/guest-check.sh" "$results" "$@"
+echo $? >"$results/guest-rc"
+t1=$(date +%s)
+[ -f "$results/blktests.log" ] && cat "$results/blktests.log"
+echo "check: guest ran $((t1 - t0)) s"
+
+# The self-tests that must fail, each judged by the evidence it leaves.
+harness=$results/harness.txt
+st=$results/selftests
+verdict() { # name, condition met?, reason
+	if [ "$2" = yes ]; then echo "$1 pass" >>"$harness"; else echo "$1 fail $3" >>"$harness"; fi
+}
+if [ -f "$st/summary" ]; then
+	ok=no
+	grep -qx 'meta/001 fail.*' "$st/summary" && [ -f "$st/nodev/meta/001.out.bad" ] && ok=yes
+	verdict harness/failing-case-fails $ok "meta/001 was not reported as failed"
+	ok=no
+	grep -qx 'meta/002 fail.*' "$st/summary" && grep -q 'WARNING:' "$st/nodev/meta/002.dmesg" 2>/dev/null && ok=yes
+	verdict harness/kernel-warning-fails $ok "meta/002's WARNING was not caught"
+fi
+if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
+	hang=$results/hang
+	mkdir -p "$hang"
+	cp "$results/config" "$hang/config"
+	VM_RWDIR=$hang vm_boot "${CHECK_HANG_TIMEOUT:-120}" "$hang/console.log" \
+		"$here/guest-check.sh" "$hang" --selftest meta/003
+	echo $? >"$hang/guest-rc"
+	ok=no
+	[ "$(cat "$hang/guest-rc")" = 124 ] && ! python3 "$here/report.py" "$hang" >"$hang/report" &&
+		grep -q 'guest timed out' "$hang/report" && ok=yes
+	verdict harness/hung-guest-fails $ok "a hung guest was not reported as a failure"
+	echo "check: hung-guest self-test took $(($(date +%s) - t1)) s"
+fi
+
+python3 "$here/report.py" "$results" | tee "$results/report"
+exit "${PIPESTATUS[0]}"

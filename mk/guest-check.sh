@@ -1,0 +1,25 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the guest booted by check.sh: the blktests-format cases, then
+# (unless told otherwise) the harness self-tests that must fail, then saves
+# the kernel log. Results go to $1, the directory shared with the host.
+#   guest-check.sh RESULTS [TEST...]        main run
+#   guest-check.sh RESULTS --selftest T...  only the self-tests T
+results=$1
+shift
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top/tools/testing/blktests" || exit 1
+
+uname -r >"$results/uname"
+if [ "${1:-}" = --selftest ]; then
+	shift
+	./check -c "$results/config" -o "$results/selftests" -d selftests "$@"
+	exit
+fi
+./check -c "$results/config" -o "$results/blktests" "$@" >"$results/blktests.log" 2>&1
+rc=$?
+./check -c "$results/config" -o "$results/selftests" -d selftests meta/001 meta/002 \
+	>"$results/selftests.log" 2>&1
+dmesg >"$results/dmesg.txt"
+exit $rc

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn what a `make check` guest left behind into one result per test.
+
+Reads RESULTS/ (written by mk/guest-check.sh and mk/check.sh) and prints a
+line per test, then "N passed, N failed, N skipped". Exit status 1 when
+anything failed.
+
+Sources of results:
+  - boot: the guest reached the test command and the kernel log up to the
+    first test is free of reports (WARNING, BUG, KASAN, lockdep, ...);
+  - kunit/<suite>.<case>: KTAP lines in the guest's kernel log;
+  - <group>/<NNN>: the blktests-format runner's summary;
+  - harness/*: the self-tests that must fail (written by check.sh as
+    harness.txt, "name pass|fail reason").
+"""
+import re
+import sys
+from pathlib import Path
+
+REPORT = re.compile(
+    r"WARNING:|BUG:|Oops|KASAN:|UBSAN:|general protection fault|"
+    r"possible circular locking|possible recursive locking|inconsistent lock state|"
+    r"suspicious RCU usage|lockdep is turned off|bad unlock balance|held lock freed|"
+    r"blocked for more than|Kernel panic|kernel BUG at|"
+    r"Call Trace:")
+MARKER = "run blktests "
+TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+
+
+def kernel_log(results):
+    path = results / "dmesg.txt"
+    if not path.exists():
+        return None
+    return [TIMESTAMP.sub("", l) for l in path.read_text(errors="replace").splitlines()]
+
+
+def kunit(log):
+    """(name, status, detail) per KUnit case, from KTAP in the kernel log."""
+    suites = {}
+    out = []
+    for line in log:
+        m = re.match(r"^(\s*)# Subtest: (\S+)", line)
+        if m:
+            suites[len(m.group(1))] = m.group(2)
+            continue
+        m = re.match(r"^(\s+)(not ok|ok) \d+ (\S+)(.*)$", line)
+        if not m:
+            continue
+        indent, verdict, name, rest = m.groups()
+        suite = suites.get(len(indent))
+        if suite is None or "# Subtest" in name:
+            continue
+        if "SKIP" in rest:
+            status = "skip"
+        else:
+            status = "pass" if verdict == "ok" else "fail"
+        out.append((f"kunit/{suite}.{name}", status, rest.strip(" #")))
+    return out
+
+
+def main():
+    results = Path(sys.argv[1])
+    rows = []
+    log = kernel_log(results)
+    guest_rc = (results / "guest-rc").read_text().strip() if (results / "guest-rc").exists() else "?"
+
+    if log is None:
+        why = "guest timed out" if guest_rc == "124" else f"guest exited {guest_rc} without results"
+        rows.append(("boot", "fail", why + f"; see {results / 'console.log'}"))
+    else:
+        boot = []
+        for line in log:
+            if line.startswith(MARKER) or MARKER in line:
+                break
+            boot.append(line)
+        bad = [l for l in boot if REPORT.search(l)]
+        rows.append(("boot", "fail" if bad else "pass",
+                     ("kernel report before the tests: " + bad[0]) if bad else ""))
+        cases = kunit(log)
+        if not cases:
+            rows.append(("kunit", "fail", "no KUnit results in the kernel log"))
+        rows.extend(cases)
+
+    summary = results / "blktests" / "summary"
+    if summary.exists():
+        for line in summary.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                detail = ""
+                if parts[1] == "fail":
+                    detail = f"see {results / 'blktests'}"
+                rows.append((parts[0], parts[1], detail))
+    elif log is not None:
+        rows.append(("blktests", "fail", "the runner left no summary"))
+
+    harness = results / "harness.txt"
+    if harness.exists():
+        for line in harness.read_text().splitlines():
+            name, status, *why = line.split(" ", 2)
+            rows.append((name, status, why[0] if why else ""))
+
+    words = {"pass": "passed", "fail": "failed", "skip": "skipped"}
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    for name, status, detail in rows:
+        counts[status] = counts.get(status, 0) + 1
+        print(f"{name:<60} [{words.get(status, status)}]" + (f"  {detail}" if detail and status != "pass" else ""))
+    print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return 1 if counts["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel of build/obj-$FLAVOR with virtme-ng and QEMU's NVMe device.
+# Sourced by check.sh, run.sh and bench.sh.
+#
+#   vm_boot TIMEOUT LOG CMD...   boot, run CMD in the guest, return its exit
+#                                status; 124 when the guest did not finish
+#                                within TIMEOUT seconds
+#   VM_ACCEL                     "kvm" or "tcg", set by vm_probe_accel
+#
+# The guest sees the host's root file system read-only (so this repository
+# and the host's tools) and $VM_RWDIR read-write.
+
+# QEMU NVMe controller with two namespaces that support Copy. MSSRL and MCL
+# are in logical blocks, MSRC is 0's based. Each value differs from the
+# others so a parser that mixes them up is caught.
+NVME_SERIAL=copyoff0
+NVME_NS1_LBS=4096 NVME_NS1_MSSRL=64 NVME_NS1_MCL=256 NVME_NS1_MSRC=15
+NVME_NS2_LBS=512 NVME_NS2_MSSRL=128 NVME_NS2_MCL=1024 NVME_NS2_MSRC=7
+NVME_NS_SIZE=256M
+
+: "${VM_MEMORY:=2G}" "${VM_CPUS:=2}"
+
+vm_nvme_config() {
+	local v
+	for v in NVME_SERIAL NVME_NS1_LBS NVME_NS1_MSSRL NVME_NS1_MCL NVME_NS1_MSRC \
+		 NVME_NS2_LBS NVME_NS2_MSSRL NVME_NS2_MCL NVME_NS2_MSRC; do
+		echo "$v=${!v}"
+	done
+}
+
+vm_nvme_opts() {
+	local dir=$1 n lbs
+	mkdir -p "$dir"
+	printf -- '-device nvme,serial=%s,id=nvmec0' "$NVME_SERIAL"
+	for n in 1 2; do
+		# Fresh sparse backing files every boot: tests start from zeroes.
+		rm -f "$dir/nvme-ns$n.img"
+		truncate -s "$NVME_NS_SIZE" "$dir/nvme-ns$n.img"
+		lbs=NVME_NS${n}_LBS
+		printf -- ' -drive file=%s,if=none,id=nvm%s,format=raw' "$dir/nvme-ns$n.img" "$n"
+		printf -- ' -device nvme-ns,drive=nvm%s,bus=nvmec0,nsid=%s' "$n" "$n"
+		printf -- ',logical_block_size=%s,physical_block_size=%s' "${!lbs}" "${!lbs}"
+		eval printf -- "',mssrl=%s,mcl=%s,msrc=%s'" \
+			"\$NVME_NS${n}_MSSRL" "\$NVME_NS${n}_MCL" "\$NVME_NS${n}_MSRC"
+	done
+}
+
+# Run "$@" in its own process group; kill the group after $1 seconds and
+# return 124 then.
+vm_run_timeout() {
+	local secs=$1 pid watcher rc expired
+	shift
+	expired=$(mktemp)
+	rm -f "$expired"
+	setsid "$@" </dev/null &
+	pid=$!
+	( sleep "$secs"; touch "$expired"; kill -TERM -- -"$pid" 2>/dev/null; sleep 5
+	  kill -KILL -- -"$pid" 2>/dev/null ) &
+	watcher=$!
+	rc=0
+	wait "$pid" || rc=$?
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	if [ -e "$expired" ]; then
+		rm -f "$expired"
+		rc=124
+	fi
+	return "$rc"
+}
+
+vm_boot_raw() {
+	local accel=$1 timeout=$2 log=$3
+	shift 3
+	local opts=(--run "$VM_OBJ" --memory "$VM_MEMORY" --cpus "$VM_CPUS" --verbose
+		    --append "no5lvl panic=-1 printk.devkmsg=on"
+		    "--qemu-opts=$(vm_nvme_opts "$VM_DIR")")
+	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
+	[ "$accel" = tcg ] && opts+=(--disable-kvm)
+	vm_run_timeout "$timeout" vng "${opts[@]}" --exec "$*" >"$log" 2>&1
+}
+
+# KVM on this machine is nested and has crashed 7.3 guests: use it only when
+# a short boot with it works. The answer is kept until the host reboots.
+vm_probe_accel() {
+	local cache=$VM_DIR/accel boot_id
+	boot_id=$(cat /proc/sys/kernel/random/boot_id)
+	if [ -f "$cache" ] && [ "$(head -n1 "$cache")" = "$boot_id" ]; then
+		VM_ACCEL=$(tail -n1 "$cache")
+		return
+	fi
+	VM_ACCEL=tcg
+	if [ -w /dev/kvm ] && vm_boot_raw kvm 60 "$VM_DIR/kvm-probe.log" 'echo kvm-probe-ok' &&
+	   grep -q kvm-probe-ok "$VM_DIR/kvm-probe.log"; then
+		VM_ACCEL=kvm
+	fi
+	printf '%s\n%s\n' "$boot_id" "$VM_ACCEL" >"$cache"
+}
+
+vm_boot() {
+	vm_boot_raw "$VM_ACCEL" "$@"
+}
+
+vm_init() {
+	VM_FLAVOR=$1
+	VM_OBJ=$BUILD/obj-$VM_FLAVOR
+	VM_DIR=$BUILD/vm
+	mkdir -p "$VM_DIR"
+	[ -f "$VM_OBJ/arch/x86/boot/bzImage" ] || { echo "no kernel in $VM_OBJ; run make kernel" >&2; return 1; }
+	vm_probe_accel
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block devices.
+//!
+//! C header: [`include/linux/blkdev.h`](srctree/include/linux/blkdev.h)
+
+use crate::{
+    bindings,
+    error::{
+        to_result,
+        Result, //
+    },
+    types::Opaque, //
+};
+
+/// A block device, a whole disk or a partition: `struct block_device`.
+///
+/// Only ever used by reference, borrowed from C code that holds the device open.
+///
+/// # Invariants
+///
+/// `self.0` is a valid `struct block_device` that stays open for the lifetime of the reference.
+#[repr(transparent)]
+pub struct BlockDevice(Opaque<bindings::block_device>);
+
+impl BlockDevice {
+    /// Borrows a block device from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `struct block_device` that stays open for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::block_device) -> &'a Self {
+        // SAFETY: `BlockDevice` is `repr(transparent)` over the C struct, and by the safety
+        // requirements `ptr` is valid for `'a`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer to the C `struct block_device`.
+    pub fn as_raw(&self) -> *mut bindings::block_device {
+        self.0.get()
+    }
+
+    /// The queue limits of the disk this device belongs to.
+    pub fn limits(&self) -> &bindings::queue_limits {
+        // SAFETY: By the type invariant the device is valid and open, so its disk and queue
+        // exist; the limits live as long as the queue. Writers update them under the queue's
+        // limits lock with single word stores, so a reader sees each field either old or new.
+        unsafe { &*bindings::bdev_limits(self.as_raw()) }
+    }
+
+    /// The logical block size in bytes.
+    pub fn logical_block_size(&self) -> u32 {
+        self.limits().logical_block_size
+    }
+
+    /// The size of the device in bytes.
+    pub fn nr_bytes(&self) -> u64 {
+        // SAFETY: By the type invariant the device is valid.
+        let bytes = unsafe { bindings::bdev_nr_bytes(self.as_raw()) };
+        // A device size is never negative.
+        bytes.try_into().unwrap_or(0)
+    }
+
+    /// Whether writes to the device are refused, for the device itself or its whole disk.
+    pub fn is_read_only(&self) -> bool {
+        // SAFETY: By the type invariant the device is valid.
+        unsafe { bindings::bdev_read_only(self.as_raw()) }
+    }
+
+    /// The first sector of the device on its disk: 0 for a whole disk.
+    pub fn start_sector(&self) -> u64 {
+        // SAFETY: By the type invariant the device is valid; the start of a partition is set
+        // before the partition can be opened and only changes while it is not open.
+        unsafe { (*self.as_raw()).bd_start_sect }
+    }
+
+    /// Whether `self` and `other` are (partitions of) the same disk.
+    pub fn same_disk(&self, other: &BlockDevice) -> bool {
+        // SAFETY: By the type invariant both devices are valid; `bd_disk` is set when a device
+        // is created and never changes.
+        unsafe { (*self.as_raw()).bd_disk == (*other.as_raw()).bd_disk }
+    }
+
+    /// Writes back the dirty page cache pages of `len` bytes at `pos` and waits for them.
+    pub fn write_back_range(&self, pos: u64, len: u64) -> Result {
+        let (start, end) = byte_range(pos, len);
+        // SAFETY: By the type invariant the device, and so its page cache mapping, is valid.
+        to_result(unsafe {
+            bindings::filemap_write_and_wait_range((*self.as_raw()).bd_mapping, start, end)
+        })
+    }
+
+    /// Writes back and then drops the page cache pages of `len` bytes at `pos`, as before and
+    /// after a direct write, so that later buffered reads see what is on the device.
+    pub fn invalidate_range(&self, pos: u64, len: u64) -> Result {
+        let (start, end) = byte_range(pos, len);
+        // SAFETY: By the type invariant the device, and so its page cache mapping, is valid.
+        to_result(unsafe {
+            bindings::filemap_invalidate_pages((*self.as_raw()).bd_mapping, start, end, false)
+        })
+    }
+}
+
+/// The first and last byte of a non-empty range, as page cache functions take them.
+fn byte_range(pos: u64, len: u64) -> (i64, i64) {
+    let last = pos.saturating_add(len.max(1) - 1);
+    (
+        pos.try_into().unwrap_or(i64::MAX),
+        last.try_into().unwrap_or(i64::MAX),
+    )
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Issue one BLKCOPY ioctl and print its outcome, for the copy offload tests.
+ *
+ *   copy_ioctl [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] DEV SRC:DST:LEN...
+ *
+ *   -r        open DEV read-only (BLKCOPY wants write access)
+ *   -O        set BLKCOPY_OFFLOAD_ONLY
+ *   -f FLAGS  set the flags word to FLAGS (overrides -O)
+ *   -n NR     claim NR ranges whatever was given
+ *   -z WORD   set reserved word WORD (0-4) to 1
+ *   -F        pass a pointer the kernel cannot read
+ *
+ * Offsets and lengths take a K, M or G suffix. Prints "ok" or the errno name,
+ * then "offloaded" or "onloaded", then each range's copied bytes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/blk-copy.h>
+
+#define MAX_ARG_RANGES 4096
+
+static unsigned long long parse_size(const char *s, char **end)
+{
+	unsigned long long v = strtoull(s, end, 0);
+
+	switch (**end) {
+	case 'G':
+		v <<= 10;
+		/* fallthrough */
+	case 'M':
+		v <<= 10;
+		/* fallthrough */
+	case 'K':
+		v <<= 10;
+		(*end)++;
+	}
+	return v;
+}
+
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case EBADF: return "EBADF";
+	case EPERM: return "EPERM";
+	case EINVAL: return "EINVAL";
+	case EFAULT: return "EFAULT";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	case ENOTTY: return "ENOTTY";
+	case EBUSY: return "EBUSY";
+	default: return strerror(err);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int opt, fd, nr = -1, rsvd = -1, bad_ptr = 0, read_only = 0, i, n;
+	unsigned int flags = 0;
+	struct blkcopy *arg;
+
+	while ((opt = getopt(argc, argv, "rOf:n:z:F")) != -1) {
+		switch (opt) {
+		case 'r': read_only = 1; break;
+		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
+		case 'f': flags = strtoul(optarg, NULL, 0); break;
+		case 'n': nr = atoi(optarg); break;
+		case 'z': rsvd = atoi(optarg); break;
+		case 'F': bad_ptr = 1; break;
+		default: return 2;
+		}
+	}
+	n = argc - optind - 1;
+	if (n < 0 || n > MAX_ARG_RANGES) {
+		fprintf(stderr, "usage: copy_ioctl [options] DEV SRC:DST:LEN...\n");
+		return 2;
+	}
+	arg = calloc(1, sizeof(*arg) + (n ? n : 1) * sizeof(arg->ranges[0]));
+	if (!arg)
+		return 2;
+	for (i = 0; i < n; i++) {
+		char *p = argv[optind + 1 + i];
+
+		arg->ranges[i].src = parse_size(p, &p);
+		if (*p++ != ':')
+			return 2;
+		arg->ranges[i].dst = parse_size(p, &p);
+		if (*p++ != ':')
+			return 2;
+		arg->ranges[i].len = parse_size(p, &p);
+		arg->ranges[i].copied = ~0ULL;
+	}
+	arg->nr_ranges = nr >= 0 ? (unsigned int)nr : (unsigned int)n;
+	arg->flags = flags;
+	if (rsvd >= 0 && rsvd < 5)
+		arg->reserved[rsvd] = 1;
+
+	fd = open(argv[optind], read_only ? O_RDONLY : O_RDWR);
+	if (fd < 0) {
+		perror(argv[optind]);
+		return 2;
+	}
+	if (ioctl(fd, BLKCOPY, bad_ptr ? (void *)16 : (void *)arg) < 0)
+		printf("%s\n", errno_name(errno));
+	else
+		printf("ok\n");
+	printf("%s\n", arg->out_flags & BLKCOPY_OFFLOADED ? "offloaded" : "onloaded");
+	for (i = 0; i < n; i++)
+		printf("range %d copied %llu\n", i, (unsigned long long)arg->ranges[i].copied);
+	close(fd);
+	return 0;
+}
