@@ -29,6 +29,7 @@ ln -sf "$(command -v ccache)" "$build/ccache-bin/clang-19"
 export PATH=$build/ccache-bin:$PATH
 kmake=(make -C "$linux" O="$obj" LLVM=-19
        RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTFMT="$HOME/.cargo/bin/rustfmt"
+       CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
        BINDGEN="$HOME/.cargo/bin/bindgen" -j"$(nproc)")
 
 mkdir -p "$obj" "$CCACHE_DIR"

@@ -18,6 +18,7 @@ APT_PKGS=(
 	flex bison bc cpio kmod libelf-dev libssl-dev rsync ccache patch quilt
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	"rustc-web=$RUSTC_WEB_VERSION" "rust-web-src=$RUSTC_WEB_VERSION"
+	"rust-web-clippy=$RUSTC_WEB_VERSION"
 	udev nvme-cli xfsprogs fio util-linux fdisk dmsetup e2fsprogs busybox-static
 	python3-matplotlib
 )
@@ -60,8 +61,15 @@ install_apt() {
 	apt_update_once
 	log "installing: $(echo $missing)"
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
-		>/dev/null || die "apt-get install failed for: $(echo $missing)"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
+		>/dev/null; then
+		# A maintainer script that failed once (seen with udev) usually
+		# succeeds when dpkg finishes the configuration.
+		log "apt-get install failed; finishing dpkg configuration and retrying"
+		DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
+			>/dev/null || die "apt-get install failed for: $(echo $missing)"
+	fi
 }
 
 # QEMU 10.0 (Copy descriptor formats 0-3) comes from bookworm-backports.

@@ -33,7 +33,8 @@ use plan::{
 };
 
 /// `BLK_STS_OK` as a `blk_status_t`: bindgen sees the C macro as a plain integer.
-pub(crate) const BLK_STS_OK: bindings::blk_status_t = bindings::BLK_STS_OK as bindings::blk_status_t;
+pub(crate) const BLK_STS_OK: bindings::blk_status_t =
+    bindings::BLK_STS_OK as bindings::blk_status_t;
 
 /// A copy as a caller described it in `struct blk_copy_params`, validated, with the engine's
 /// own copy of the segment lists.
@@ -105,8 +106,13 @@ impl CopyArgs {
         if db.is_read_only() {
             return Err(EPERM);
         }
-        let total =
-            plan::validate(&args.src, &Limits::of(sb), &args.dst, &Limits::of(db), sb.same_disk(db))?;
+        let total = plan::validate(
+            &args.src,
+            &Limits::of(sb),
+            &args.dst,
+            &Limits::of(db),
+            sb.same_disk(db),
+        )?;
         args.total = total;
         Ok(args)
     }
@@ -154,13 +160,13 @@ impl CopyArgs {
     }
 }
 
-/// Copies by offloading to the device; see `blkdev_copy_offload()` in `<linux/blk-copy.h>`.
+/// Copies by offloading to the device: `blkdev_copy_offload()` (block/copy/blk-copy.c).
 ///
 /// # Safety
 ///
-/// `params` must be valid as `<linux/blk-copy.h>` documents.
+/// `params` must be valid as `struct blk_copy_params` documents.
 #[export]
-pub unsafe extern "C" fn blkdev_copy_offload(params: *mut bindings::blk_copy_params) -> c_int {
+pub unsafe extern "C" fn blk_copy_rust_offload(params: *mut bindings::blk_copy_params) -> c_int {
     kernel::task::might_sleep();
     // SAFETY: By the safety requirements.
     let args = match unsafe { CopyArgs::new(params) } {
@@ -179,13 +185,13 @@ pub unsafe extern "C" fn blkdev_copy_offload(params: *mut bindings::blk_copy_par
     }
 }
 
-/// Copies by reading and writing in the kernel; see `blkdev_copy_onload()`.
+/// Copies by reading and writing in the kernel: `blkdev_copy_onload()`.
 ///
 /// # Safety
 ///
-/// `params` must be valid as `<linux/blk-copy.h>` documents.
+/// `params` must be valid as `struct blk_copy_params` documents.
 #[export]
-pub unsafe extern "C" fn blkdev_copy_onload(params: *mut bindings::blk_copy_params) -> c_int {
+pub unsafe extern "C" fn blk_copy_rust_onload(params: *mut bindings::blk_copy_params) -> c_int {
     kernel::task::might_sleep();
     // SAFETY: By the safety requirements.
     let args = match unsafe { CopyArgs::new(params) } {

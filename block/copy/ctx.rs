@@ -277,7 +277,11 @@ impl CopyCtx {
             Phase::Translate => {
                 // Failed on its way down (a success here means something completed a copy
                 // bio without copying: never count that as copied).
-                st.fail(if status == BLK_STS_OK { BLK_STS_IOERR } else { status });
+                st.fail(if status == BLK_STS_OK {
+                    BLK_STS_IOERR
+                } else {
+                    status
+                });
                 st.pending -= 1;
                 None
             }
@@ -287,7 +291,11 @@ impl CopyCtx {
                 st.fail(status);
                 let dispatched = st.dispatched;
                 st.dst.retain(|p| Some(*p) != dispatched);
-                Some(Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status))
+                Some(Next::End(
+                    mem::take(&mut st.src),
+                    mem::take(&mut st.dst),
+                    st.status,
+                ))
             }
             Phase::Done => Some(Next::Nothing),
         };
@@ -350,7 +358,9 @@ impl CopyCtx {
             return BLK_STS_NOTSUPP;
         }
         let bytes = |list: &KVec<Parked>| -> u64 {
-            list.iter().map(|p| p.sectors() << kernel::block::SECTOR_SHIFT).sum()
+            list.iter()
+                .map(|p| p.sectors() << kernel::block::SECTOR_SHIFT)
+                .sum()
         };
         if bytes(&st.src) != self.len || bytes(&st.dst) != self.len {
             return BLK_STS_IOERR;
@@ -455,7 +465,7 @@ unsafe fn ctx_of_request<'a>(rq: *mut bindings::request) -> Option<ArcBorrow<'a,
 ///
 /// `rq` must be a copy request the calling driver is executing.
 #[export]
-pub(crate) unsafe extern "C" fn blk_copy_nr_ranges(
+pub(crate) unsafe extern "C" fn blk_copy_rust_nr_ranges(
     rq: *mut bindings::request,
     op: bindings::req_op,
 ) -> kernel::ffi::c_uint {
@@ -473,7 +483,7 @@ pub(crate) unsafe extern "C" fn blk_copy_nr_ranges(
 ///
 /// `rq` must be a copy request the calling driver is executing, `range` valid for writes.
 #[export]
-pub(crate) unsafe extern "C" fn blk_copy_get_range(
+pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
     rq: *mut bindings::request,
     op: bindings::req_op,
     idx: kernel::ffi::c_uint,

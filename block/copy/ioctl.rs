@@ -26,8 +26,8 @@ use kernel::{
 };
 
 use crate::{
-    blkdev_copy_offload,
-    blkdev_copy_onload,
+    blk_copy_rust_offload,
+    blk_copy_rust_onload,
     plan::{
         self,
         Limits,
@@ -57,7 +57,9 @@ struct Ranges {
 /// Reads and checks the argument at `arg`: returns the flags and the ranges.
 fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     let mut header = [0u8; HEADER_LEN];
-    UserSlice::new(arg, HEADER_LEN).reader().read_slice(&mut header)?;
+    UserSlice::new(arg, HEADER_LEN)
+        .reader()
+        .read_slice(&mut header)?;
     let nr_ranges = u32::from_ne_bytes(word(&header, 0)) as usize;
     let flags = u32::from_ne_bytes(word(&header, 4));
     if flags & !bindings::BLKCOPY_OFFLOAD_ONLY != 0 || header[12..].iter().any(|&b| b != 0) {
@@ -143,7 +145,7 @@ fn run(
 /// Copies `ranges` on `bdev`; returns the bytes copied, whether the device did it all, and the
 /// outcome.
 fn copy(bdev: &BlockDevice, flags: u32, ranges: &Ranges) -> (u64, bool, Result) {
-    let (copied, result) = run(blkdev_copy_offload, bdev, &ranges.src, &ranges.dst);
+    let (copied, result) = run(blk_copy_rust_offload, bdev, &ranges.src, &ranges.dst);
     if result != Err(EOPNOTSUPP) || flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0 {
         return (copied, result.is_ok(), result);
     }
@@ -152,7 +154,7 @@ fn copy(bdev: &BlockDevice, flags: u32, ranges: &Ranges) -> (u64, bool, Result) 
         (Ok(src), Ok(dst)) => (src, dst),
         (Err(e), _) | (_, Err(e)) => return (copied, false, Err(e)),
     };
-    let (more, result) = run(blkdev_copy_onload, bdev, &src, &dst);
+    let (more, result) = run(blk_copy_rust_onload, bdev, &src, &dst);
     (copied + more, false, result)
 }
 
@@ -162,7 +164,9 @@ fn report(arg: UserPtr, ranges: &Ranges, mut copied: u64, offloaded: bool) -> Re
         let done = copied.min(seg.len);
         copied -= done;
         let at = arg.wrapping_byte_add(HEADER_LEN + i * RANGE_LEN + RANGE_COPIED);
-        UserSlice::new(at, 8).writer().write_slice(&done.to_ne_bytes())?;
+        UserSlice::new(at, 8)
+            .writer()
+            .write_slice(&done.to_ne_bytes())?;
     }
     let out_flags = if offloaded {
         bindings::BLKCOPY_OFFLOADED
@@ -170,7 +174,9 @@ fn report(arg: UserPtr, ranges: &Ranges, mut copied: u64, offloaded: bool) -> Re
         0
     };
     let at = arg.wrapping_byte_add(HEADER_OUT_FLAGS);
-    UserSlice::new(at, 4).writer().write_slice(&out_flags.to_ne_bytes())
+    UserSlice::new(at, 4)
+        .writer()
+        .write_slice(&out_flags.to_ne_bytes())
 }
 
 fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result {

@@ -26,6 +26,7 @@ use kernel::{
     }, //
 };
 
+use crate::BLK_STS_OK;
 use crate::{
     ctx::CopyCtx,
     plan::{
@@ -35,7 +36,6 @@ use crate::{
     },
     CopyArgs,
 };
-use crate::BLK_STS_OK;
 use bindings::{
     blk_status_t as BlkStatus,
     BLK_STS_RESOURCE, //
@@ -136,7 +136,13 @@ impl OffloadJob {
             };
             let src = chunk.src.pieces(&this.args.src, chunk.len);
             let dst = chunk.dst.pieces(&this.args.dst, chunk.len);
-            match CopyCtx::new(this.clone(), chunk.done, chunk.len, src.count(), dst.count()) {
+            match CopyCtx::new(
+                this.clone(),
+                chunk.done,
+                chunk.len,
+                src.count(),
+                dst.count(),
+            ) {
                 Ok(ctx) => CopyCtx::submit(
                     ctx,
                     this.args.src_bdev(),
@@ -167,7 +173,11 @@ impl OffloadJob {
         let (status, failed_at) = (st.status, st.failed_at);
         drop(st);
         if finish {
-            let copied = if status == BLK_STS_OK { this.args.total } else { failed_at };
+            let copied = if status == BLK_STS_OK {
+                this.args.total
+            } else {
+                failed_at
+            };
             this.args.finish(copied, status_to_result(status));
             this.done.complete_all();
         } else if more {
@@ -183,5 +193,7 @@ pub(crate) fn status_to_result(status: BlkStatus) -> Result {
         return Ok(());
     }
     // SAFETY: `blk_status_to_errno` only reads its argument.
-    Err(Error::from_errno(unsafe { bindings::blk_status_to_errno(status) }))
+    Err(Error::from_errno(unsafe {
+        bindings::blk_status_to_errno(status)
+    }))
 }

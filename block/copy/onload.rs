@@ -100,10 +100,22 @@ pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
         let (Some((src_pos, _)), Some((dst_pos, _))) = (src, dst) else {
             return (chunk.done, Err(EINVAL));
         };
-        let step = rw(args.src_bdev(), bindings::req_op_REQ_OP_READ, src_pos, chunk.len, &pages)
-            .and_then(|()| {
-                rw(args.dst_bdev(), bindings::req_op_REQ_OP_WRITE, dst_pos, chunk.len, &pages)
-            });
+        let step = rw(
+            args.src_bdev(),
+            bindings::req_op_REQ_OP_READ,
+            src_pos,
+            chunk.len,
+            &pages,
+        )
+        .and_then(|()| {
+            rw(
+                args.dst_bdev(),
+                bindings::req_op_REQ_OP_WRITE,
+                dst_pos,
+                chunk.len,
+                &pages,
+            )
+        });
         if let Err(e) = step {
             return (chunk.done, Err(e));
         }

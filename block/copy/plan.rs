@@ -102,7 +102,10 @@ pub(crate) fn validate(
     }
     for (i, d) in dst.iter().enumerate() {
         let start = dst_dev.start;
-        if dst[i + 1..].iter().any(|other| overlaps(d, start, other, start)) {
+        if dst[i + 1..]
+            .iter()
+            .any(|other| overlaps(d, start, other, start))
+        {
             return Err(EINVAL);
         }
         if same_disk && src.iter().any(|s| overlaps(d, start, s, src_dev.start)) {
@@ -282,11 +285,20 @@ mod tests {
     #[test]
     fn validate_accepts_good_copies() {
         let d = dev(4096, MIB);
-        assert_eq!(validate(&[seg(0, 8192)], &d, &[seg(8192, 8192)], &d, true), Ok(8192));
+        assert_eq!(
+            validate(&[seg(0, 8192)], &d, &[seg(8192, 8192)], &d, true),
+            Ok(8192)
+        );
         let two = [seg(0, 4096), seg(16384, 4096)];
-        assert_eq!(validate(&two, &d, &[seg(MIB - 8192, 8192)], &d, true), Ok(8192));
+        assert_eq!(
+            validate(&two, &d, &[seg(MIB - 8192, 8192)], &d, true),
+            Ok(8192)
+        );
         // Source and destination overlap, but on two different devices.
-        assert_eq!(validate(&[seg(0, 4096)], &d, &[seg(0, 4096)], &d, false), Ok(4096));
+        assert_eq!(
+            validate(&[seg(0, 4096)], &d, &[seg(0, 4096)], &d, false),
+            Ok(4096)
+        );
     }
 
     #[test]
@@ -295,22 +307,49 @@ mod tests {
         let small = dev(512, MIB);
         // Empty side, zero length, misalignment (to the larger block size of both devices).
         assert_eq!(validate(&[], &d, &[seg(0, 4096)], &d, false), Err(EINVAL));
-        assert_eq!(validate(&[seg(0, 0)], &d, &[seg(4096, 0)], &d, true), Err(EINVAL));
-        assert_eq!(validate(&[seg(512, 4096)], &small, &[seg(0, 4096)], &d, false), Err(EINVAL));
-        assert_eq!(validate(&[seg(0, 512)], &small, &[seg(0, 512)], &small, false), Ok(512));
+        assert_eq!(
+            validate(&[seg(0, 0)], &d, &[seg(4096, 0)], &d, true),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            validate(&[seg(512, 4096)], &small, &[seg(0, 4096)], &d, false),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            validate(&[seg(0, 512)], &small, &[seg(0, 512)], &small, false),
+            Ok(512)
+        );
         // Past the end, and offsets that wrap around.
-        assert_eq!(validate(&[seg(MIB - 4096, 8192)], &d, &[seg(0, 8192)], &d, true), Err(EINVAL));
+        assert_eq!(
+            validate(&[seg(MIB - 4096, 8192)], &d, &[seg(0, 8192)], &d, true),
+            Err(EINVAL)
+        );
         let wrap = u64::MAX - 4095;
-        assert_eq!(validate(&[seg(wrap, 8192)], &d, &[seg(0, 8192)], &d, true), Err(EINVAL));
+        assert_eq!(
+            validate(&[seg(wrap, 8192)], &d, &[seg(0, 8192)], &d, true),
+            Err(EINVAL)
+        );
         // Lengths differ.
-        assert_eq!(validate(&[seg(0, 4096)], &d, &[seg(8192, 8192)], &d, true), Err(EINVAL));
+        assert_eq!(
+            validate(&[seg(0, 4096)], &d, &[seg(8192, 8192)], &d, true),
+            Err(EINVAL)
+        );
         // Two partitions of one disk: 4 KiB into the second is 68 KiB into the disk.
         let mut part = dev(4096, MIB);
         part.start = 65536;
-        assert_eq!(validate(&[seg(69632, 4096)], &d, &[seg(4096, 4096)], &part, true), Err(EINVAL));
-        assert_eq!(validate(&[seg(4096, 4096)], &d, &[seg(4096, 4096)], &part, true), Ok(4096));
+        assert_eq!(
+            validate(&[seg(69632, 4096)], &d, &[seg(4096, 4096)], &part, true),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            validate(&[seg(4096, 4096)], &d, &[seg(4096, 4096)], &part, true),
+            Ok(4096)
+        );
         // Destination overlaps the source on one device, or another destination.
-        assert_eq!(validate(&[seg(0, 8192)], &d, &[seg(4096, 8192)], &d, true), Err(EINVAL));
+        assert_eq!(
+            validate(&[seg(0, 8192)], &d, &[seg(4096, 8192)], &d, true),
+            Err(EINVAL)
+        );
         let dsts = [seg(8192, 4096), seg(8192, 4096)];
         let srcs = [seg(0, 4096), seg(4096, 4096)];
         assert_eq!(validate(&srcs, &d, &dsts, &d, false), Err(EINVAL));
@@ -348,7 +387,12 @@ mod tests {
     #[test]
     fn planner_respects_segment_limits() -> Result {
         // Four 4 KiB source pieces into one 16 KiB destination; two source pieces per chunk.
-        let src = [seg(0, 4096), seg(8192, 4096), seg(16384, 4096), seg(24576, 4096)];
+        let src = [
+            seg(0, 4096),
+            seg(8192, 4096),
+            seg(16384, 4096),
+            seg(24576, 4096),
+        ];
         let dst = [seg(65536, 16384)];
         let mut plan = Plan::new(16384, 1 << 20, 2, 1)?;
         let first = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
@@ -359,7 +403,10 @@ mod tests {
         assert_eq!(pieces.next(), None);
         let second = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
         assert_eq!((second.len, second.done), (8192, 8192));
-        assert_eq!(second.dst.pieces(&dst, second.len).next(), Some((65536 + 8192, 8192)));
+        assert_eq!(
+            second.dst.pieces(&dst, second.len).next(),
+            Some((65536 + 8192, 8192))
+        );
         assert!(plan.next_chunk(&src, &dst).is_none());
         assert_eq!(plan.remaining(), 0);
         Ok(())

@@ -10,9 +10,9 @@
 #define _LINUX_BLK_COPY_H
 
 #include <linux/blk_types.h>
+#include <linux/sizes.h>
 #include <uapi/linux/blk-copy.h>
 
-struct bio;
 struct block_device;
 struct request;
 
@@ -58,40 +58,12 @@ struct blk_copy_params {
 	int status;
 };
 
-/**
- * blkdev_copy_offload() - copy by offloading to the device
- * @params: what to copy
- *
- * Cuts the copy into chunks both devices accept and offloads them with
- * REQ_OP_COPY_SRC and REQ_OP_COPY_DST bios, several chunks at a time. A
- * chunk is offloaded only when all its bios reach the same disk; otherwise
- * it fails with -EOPNOTSUPP and the copy stops, so that the caller can fall
- * back to blkdev_copy_onload() for the bytes after @params->copied.
- *
- * Context: process context, may sleep.
- * Return: synchronous copy: 0 or a negative errno (also in @params->status);
- * asynchronous copy: -EIOCBQUEUED once @params->end_io will be called, or an
- * error for a copy that was not started (then @params->end_io is not
- * called). -EOPNOTSUPP when a device cannot offload, -EINVAL for bad
- * segments, -EPERM when @params->dst_bdev is read-only.
- */
+/* Documented in block/copy/blk-copy.c. */
 int blkdev_copy_offload(struct blk_copy_params *params);
-
-/**
- * blkdev_copy_onload() - copy by reading and writing in the kernel
- * @params: what to copy
- *
- * Reads each piece of the copy into a buffer of at most
- * %BLK_COPY_ONLOAD_BUF_BYTES allocated once per copy and writes it out,
- * without a kernel mapping of the buffer. Works on every block device.
- *
- * Context: process context, may sleep.
- * Return: as blkdev_copy_offload(), without -EOPNOTSUPP.
- */
 int blkdev_copy_onload(struct blk_copy_params *params);
 
 /* Size of the buffer blkdev_copy_onload() copies through. */
-#define BLK_COPY_ONLOAD_BUF_BYTES	(1U << 20)
+#define BLK_COPY_ONLOAD_BUF_BYTES	SZ_1M
 
 /**
  * struct blk_copy_range - one range of an offloaded copy request
@@ -106,36 +78,8 @@ struct blk_copy_range {
 	u32 nr_sectors;
 };
 
-/**
- * blk_copy_nr_ranges() - number of ranges of one side of a copy request
- * @rq: a request with op REQ_OP_COPY_DST that reached the driver
- * @op: REQ_OP_COPY_SRC or REQ_OP_COPY_DST
- *
- * A driver executes the whole copy when it sees the request: the source
- * ranges, read in order, are written in order over the destination ranges.
- * Both sides have the same total length, and the block layer checked them
- * against the queue's copy limits.
- */
 unsigned int blk_copy_nr_ranges(struct request *rq, enum req_op op);
-
-/**
- * blk_copy_get_range() - one range of a copy request
- * @rq: as for blk_copy_nr_ranges()
- * @op: REQ_OP_COPY_SRC or REQ_OP_COPY_DST
- * @idx: index of the range, below blk_copy_nr_ranges()
- * @range: output
- */
 void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
 			struct blk_copy_range *range);
-
-/* BLKCOPY, see <uapi/linux/blk-copy.h> */
-int blkdev_copy_ioctl(struct block_device *bdev, blk_mode_t mode,
-		      void __user *argp);
-
-/*
- * Called by submit_bio_noacct() for REQ_OP_COPY_* bios. Returns true when
- * the bio is to be submitted further, false when the copy engine took it.
- */
-bool blk_copy_submit_bio(struct bio *bio);
 
 #endif /* _LINUX_BLK_COPY_H */

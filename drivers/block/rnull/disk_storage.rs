@@ -54,7 +54,7 @@ pub(crate) struct DiskStorage {
 
 /// A new zero-filled block.
 fn new_block(flags: kernel::alloc::Flags) -> Result<KBox<Block>> {
-    Ok(KBox::init(pin_init::init_zeroed(), flags)?)
+    KBox::init(pin_init::init_zeroed(), flags)
 }
 
 impl DiskStorage {
@@ -72,7 +72,10 @@ impl DiskStorage {
             return Ok(());
         }
         let block = new_block(GFP_NOIO)?;
-        self.blocks.lock().store(index, block, GFP_NOIO).map_err(|e| e.error)?;
+        self.blocks
+            .lock()
+            .store(index, block, GFP_NOIO)
+            .map_err(|e| e.error)?;
         Ok(())
     }
 
@@ -142,8 +145,12 @@ impl DiskStorage {
         src: impl Iterator<Item = CopyRange>,
         dst: impl Iterator<Item = CopyRange>,
     ) -> Result {
-        let bytes =
-            |r: CopyRange| (r.sector << SECTOR_SHIFT, u64::from(r.nr_sectors) << SECTOR_SHIFT);
+        let bytes = |r: CopyRange| {
+            (
+                r.sector << SECTOR_SHIFT,
+                u64::from(r.nr_sectors) << SECTOR_SHIFT,
+            )
+        };
         let (mut src, mut dst) = (src.map(bytes), dst.map(bytes));
         let (mut s, mut d) = (src.next(), dst.next());
         let mut bounce = self.update.lock();
@@ -189,7 +196,9 @@ impl DiskStorage {
         }
         let mut blocks = self.blocks.lock();
         match blocks.get_mut(dst_index) {
-            Some(block) if has_src => block[dst_offset..dst_offset + n].copy_from_slice(&bounce[..n]),
+            Some(block) if has_src => {
+                block[dst_offset..dst_offset + n].copy_from_slice(&bounce[..n])
+            }
             // The source was never written: the destination reads as zeroes from now on.
             Some(block) => block[dst_offset..dst_offset + n].fill(0),
             None if has_src => return Err(EIO),

@@ -8,6 +8,7 @@
 #ifndef _UAPI_LINUX_BLK_COPY_H
 #define _UAPI_LINUX_BLK_COPY_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -51,13 +52,13 @@ struct blkcopy {
 };
 
 /* Fail with EOPNOTSUPP instead of copying through host memory. */
-#define BLKCOPY_OFFLOAD_ONLY	(1U << 0)
+#define BLKCOPY_OFFLOAD_ONLY	_BITUL(0)
 
 /* Set in out_flags when the device did the whole copy. */
-#define BLKCOPY_OFFLOADED	(1U << 0)
+#define BLKCOPY_OFFLOADED	_BITUL(0)
 
 #define BLKCOPY_MAX_RANGES	256
-#define BLKCOPY_MAX_BYTES	(1ULL << 32)
+#define BLKCOPY_MAX_BYTES	_BITULL(32)
 
 /*
  * Errors: EBADF without write access, EPERM on a read-only device, EINVAL for

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The exported interface of the copy offload engine. The engine is written
+ * in Rust (blk_copy.rs and its modules); these wrappers give its entry points
+ * their documented names and export them, which a Rust crate other than the
+ * kernel crate cannot do itself.
+ */
+#include <linux/export.h>
+#include "engine.h"
+
+/**
+ * blkdev_copy_offload() - copy by offloading to the device
+ * @params: what to copy
+ *
+ * Cuts the copy into chunks both devices accept and offloads them with
+ * REQ_OP_COPY_SRC and REQ_OP_COPY_DST bios, several chunks at a time. A chunk
+ * is offloaded only when all its bios reach the same disk; otherwise it fails
+ * with -EOPNOTSUPP and the copy stops, so that the caller can fall back to
+ * blkdev_copy_onload() for the bytes after @params->copied.
+ *
+ * Context: process context, may sleep.
+ * Return: for a synchronous copy (no @params->end_io), 0 or a negative errno,
+ * also in @params->status; for an asynchronous one, -EIOCBQUEUED once
+ * @params->end_io will be called, or an error for a copy that was not started
+ * (then @params->end_io is not called). -EOPNOTSUPP when a device cannot
+ * offload, -EINVAL for bad segments, -EPERM when @params->dst_bdev is
+ * read-only.
+ */
+int blkdev_copy_offload(struct blk_copy_params *params)
+{
+	return blk_copy_rust_offload(params);
+}
+EXPORT_SYMBOL_GPL(blkdev_copy_offload);
+
+/**
+ * blkdev_copy_onload() - copy by reading and writing in the kernel
+ * @params: what to copy
+ *
+ * Reads each piece of the copy into a buffer of at most
+ * %BLK_COPY_ONLOAD_BUF_BYTES, allocated once per copy and never mapped into
+ * the kernel, and writes it out. Works on every block device.
+ *
+ * Context: process context, may sleep.
+ * Return: as blkdev_copy_offload(), without -EOPNOTSUPP.
+ */
+int blkdev_copy_onload(struct blk_copy_params *params)
+{
+	return blk_copy_rust_onload(params);
+}
+EXPORT_SYMBOL_GPL(blkdev_copy_onload);
+
+/**
+ * blk_copy_nr_ranges() - number of ranges of one side of a copy request
+ * @rq: a request with op REQ_OP_COPY_DST that reached the driver
+ * @op: REQ_OP_COPY_SRC or REQ_OP_COPY_DST
+ *
+ * A driver executes the whole copy when it sees the request: the source
+ * ranges, read in order, are written in order over the destination ranges.
+ * Both sides have the same total length, and the block layer checked them
+ * against the queue's copy limits.
+ *
+ * Return: the number of ranges, 0 for a request that is not a copy.
+ */
+unsigned int blk_copy_nr_ranges(struct request *rq, enum req_op op)
+{
+	return blk_copy_rust_nr_ranges(rq, op);
+}
+EXPORT_SYMBOL_GPL(blk_copy_nr_ranges);
+
+/**
+ * blk_copy_get_range() - one range of a copy request
+ * @rq: as for blk_copy_nr_ranges()
+ * @op: REQ_OP_COPY_SRC or REQ_OP_COPY_DST
+ * @idx: index of the range, below blk_copy_nr_ranges()
+ * @range: output; left untouched for an index out of range
+ */
+void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
+			struct blk_copy_range *range)
+{
+	blk_copy_rust_get_range(rq, op, idx, range);
+}
+EXPORT_SYMBOL_GPL(blk_copy_get_range);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The Rust side of the copy offload engine: functions the Rust files of
+ * block/copy/ implement for the C code of the block layer. Everything else
+ * uses <linux/blk-copy.h>.
+ */
+#ifndef _BLOCK_COPY_ENGINE_H
+#define _BLOCK_COPY_ENGINE_H
+
+#include <linux/blk-copy.h>
+
+int blk_copy_rust_offload(struct blk_copy_params *params);
+int blk_copy_rust_onload(struct blk_copy_params *params);
+unsigned int blk_copy_rust_nr_ranges(struct request *rq, enum req_op op);
+void blk_copy_rust_get_range(struct request *rq, enum req_op op,
+			     unsigned int idx, struct blk_copy_range *range);
+
+/*
+ * Called by submit_bio_noacct() for REQ_OP_COPY_* bios. Returns true when
+ * the bio is to be submitted further, false when the engine took it: parked
+ * until all bios of its copy arrived, or ended with an error.
+ */
+bool blk_copy_submit_bio(struct bio *bio);
+
+/* BLKCOPY, see <uapi/linux/blk-copy.h> */
+int blkdev_copy_ioctl(struct block_device *bdev, blk_mode_t mode,
+		      void __user *argp);
+
+#endif /* _BLOCK_COPY_ENGINE_H */
