@@ -50,7 +50,7 @@ save() {
 	[ -d "$tree/.git" ] || die "no $tree; run 'make tree' first"
 	[ -z "$(git_t status --porcelain)" ] || die "commit your edits in $tree first"
 	rm -f "$top"/patches/*.patch
-	git_t format-patch -q --no-signature --zero-commit -o "$top/patches" base..HEAD >/dev/null
+	git_t format-patch -q -N --no-signature --zero-commit -o "$top/patches" base..HEAD >/dev/null
 	(cd "$top/patches" && ls -1 ./*.patch | sed 's#^\./##') >"$top/patches/series"
 	echo "tree: wrote $(wc -l <"$top/patches/series") patches to patches/" >&2
 }

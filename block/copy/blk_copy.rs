@@ -20,10 +20,12 @@ use kernel::{
 };
 
 mod ctx;
+mod file_range;
 mod ioctl;
 mod offload;
 mod onload;
 mod plan;
+mod user_copy;
 
 use offload::OffloadJob;
 use onload::OnloadJob;

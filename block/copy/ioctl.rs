@@ -5,10 +5,7 @@
 //! C header: [`include/uapi/linux/blk-copy.h`](srctree/include/uapi/linux/blk-copy.h)
 //!
 //! Offsets are relative to the device the ioctl is called on, so a partition's ranges never
-//! leave the partition. The copy is offloaded when the device can, and done in the kernel
-//! otherwise, unless the caller asked for offload only. The page cache stays coherent as for a
-//! direct write: dirty source pages are written back first, destination pages are dropped
-//! before and after the copy.
+//! leave the partition. The copy itself follows [`user_copy::copy`].
 
 use core::mem::size_of;
 use kernel::{
@@ -26,13 +23,12 @@ use kernel::{
 };
 
 use crate::{
-    blk_copy_rust_offload,
-    blk_copy_rust_onload,
     plan::{
         self,
         Limits,
         Seg, //
-    }, //
+    },
+    user_copy, //
 };
 
 const HEADER_LEN: usize = size_of::<bindings::blkcopy>();
@@ -97,67 +93,6 @@ fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     Ok((flags, ranges))
 }
 
-/// The segments after the first `skip` bytes of `segs`.
-fn skip(segs: &[Seg], mut skip: u64) -> Result<KVec<Seg>> {
-    let mut out = KVec::with_capacity(segs.len(), GFP_KERNEL)?;
-    for seg in segs {
-        if skip >= seg.len {
-            skip -= seg.len;
-            continue;
-        }
-        out.push(
-            Seg {
-                pos: seg.pos + skip,
-                len: seg.len - skip,
-            },
-            GFP_KERNEL,
-        )?;
-        skip = 0;
-    }
-    Ok(out)
-}
-
-/// Runs one synchronous copy of `src` to `dst` on `bdev` with `copy`; returns the bytes copied
-/// and the outcome.
-fn run(
-    copy: unsafe extern "C" fn(*mut bindings::blk_copy_params) -> c_int,
-    bdev: &BlockDevice,
-    src: &[Seg],
-    dst: &[Seg],
-) -> (u64, Result) {
-    let mut params = bindings::blk_copy_params {
-        src_bdev: bdev.as_raw(),
-        src_segs: src.as_ptr(),
-        nr_src_segs: src.len() as u32,
-        dst_bdev: bdev.as_raw(),
-        dst_segs: dst.as_ptr(),
-        nr_dst_segs: dst.len() as u32,
-        end_io: None,
-        private: core::ptr::null_mut(),
-        copied: 0,
-        status: 0,
-    };
-    // SAFETY: A synchronous copy: `params`, the segments and the device outlive the call.
-    let ret = unsafe { copy(&mut params) };
-    (params.copied, kernel::error::to_result(ret))
-}
-
-/// Copies `ranges` on `bdev`; returns the bytes copied, whether the device did it all, and the
-/// outcome.
-fn copy(bdev: &BlockDevice, flags: u32, ranges: &Ranges) -> (u64, bool, Result) {
-    let (copied, result) = run(blk_copy_rust_offload, bdev, &ranges.src, &ranges.dst);
-    if result != Err(EOPNOTSUPP) || flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0 {
-        return (copied, result.is_ok(), result);
-    }
-    // The device cannot offload (the rest of) it: copy through the kernel.
-    let (src, dst) = match (skip(&ranges.src, copied), skip(&ranges.dst, copied)) {
-        (Ok(src), Ok(dst)) => (src, dst),
-        (Err(e), _) | (_, Err(e)) => return (copied, false, Err(e)),
-    };
-    let (more, result) = run(blk_copy_rust_onload, bdev, &src, &dst);
-    (copied + more, false, result)
-}
-
 /// Writes each range's `copied` and the header's `out_flags` back to user space.
 fn report(arg: UserPtr, ranges: &Ranges, mut copied: u64, offloaded: bool) -> Result {
     for (i, seg) in ranges.src.iter().enumerate() {
@@ -190,17 +125,9 @@ fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result
     let lim = Limits::of(bdev);
     plan::validate(&ranges.src, &lim, &ranges.dst, &lim, true)?;
 
-    for seg in &ranges.src {
-        bdev.write_back_range(seg.pos, seg.len)?;
-    }
-    for seg in &ranges.dst {
-        bdev.invalidate_range(seg.pos, seg.len)?;
-    }
-    let (copied, offloaded, result) = copy(bdev, flags, &ranges);
-    // Drop what buffered readers may have cached from the destination during the copy.
-    for seg in &ranges.dst {
-        let _ = bdev.invalidate_range(seg.pos, seg.len);
-    }
+    let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
+    let (copied, offloaded, result) =
+        user_copy::copy(bdev, &ranges.src, bdev, &ranges.dst, offload_only);
     report(arg, &ranges, copied, offloaded)?;
     result
 }

@@ -28,16 +28,11 @@
 static unsigned long long parse_size(const char *s, char **end)
 {
 	unsigned long long v = strtoull(s, end, 0);
+	const char *units = "KMG";
+	const char *unit = **end ? strchr(units, **end) : NULL;
 
-	switch (**end) {
-	case 'G':
-		v <<= 10;
-		/* fallthrough */
-	case 'M':
-		v <<= 10;
-		/* fallthrough */
-	case 'K':
-		v <<= 10;
+	if (unit) {
+		v <<= 10 * (unit - units + 1);
 		(*end)++;
 	}
 	return v;

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `copy_file_range()` between block devices opened with `O_DIRECT`.
+//!
+//! `blkdev_copy_file_range()` (block/fops.c) calls this once the VFS has checked the descriptors
+//! and shortened the copy to the end of the source. Descriptors without `O_DIRECT` never get
+//! here: they keep copying through the page cache. With `O_DIRECT` on both, the copy never goes
+//! through the page cache: it is offloaded when both devices can, between two devices as well
+//! (the engine offloads only what lands on one disk), and copied in the kernel otherwise. This
+//! fallback is silent, as for any `copy_file_range()` that the file system cannot offload; the
+//! `BLKCOPY` ioctl lets an application refuse it.
+
+use kernel::{
+    bindings,
+    block::bdev::BlockDevice,
+    prelude::*, //
+};
+
+use crate::{
+    plan::{
+        self,
+        Limits,
+        Seg, //
+    },
+    user_copy, //
+};
+
+/// Copies at most `len` bytes at `pos_in` of `src` to `pos_out` of `dst`; returns the bytes
+/// copied.
+fn copy_range(
+    src: &BlockDevice,
+    pos_in: i64,
+    dst: &BlockDevice,
+    pos_out: i64,
+    len: usize,
+) -> Result<u64> {
+    if dst.is_read_only() {
+        return Err(EPERM);
+    }
+    let pos_in = u64::try_from(pos_in).map_err(|_| EINVAL)?;
+    let pos_out = u64::try_from(pos_out).map_err(|_| EINVAL)?;
+    // As a write would: refuse to start at the end, shorten a copy that runs past it.
+    if pos_out >= dst.nr_bytes() {
+        return Err(ENOSPC);
+    }
+    let len = (len as u64)
+        .min(dst.nr_bytes() - pos_out)
+        .min(src.nr_bytes().saturating_sub(pos_in))
+        .min(bindings::BLKCOPY_MAX_BYTES);
+    if len == 0 {
+        return Ok(0);
+    }
+    let src_segs = [Seg { pos: pos_in, len }];
+    let dst_segs = [Seg { pos: pos_out, len }];
+    plan::validate(
+        &src_segs,
+        &Limits::of(src),
+        &dst_segs,
+        &Limits::of(dst),
+        src.same_disk(dst),
+    )?;
+    let (copied, _, result) = user_copy::copy(src, &src_segs, dst, &dst_segs, false);
+    // A short copy reports what it did; the caller sees the error on its next call.
+    if copied > 0 {
+        Ok(copied)
+    } else {
+        result.map(|()| 0)
+    }
+}
+
+/// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`.
+///
+/// # Safety
+///
+/// Both block devices must be held open by the caller.
+#[export]
+pub(crate) unsafe extern "C" fn blk_copy_file_range(
+    bdev_in: *mut bindings::block_device,
+    pos_in: bindings::loff_t,
+    bdev_out: *mut bindings::block_device,
+    pos_out: bindings::loff_t,
+    len: usize,
+) -> isize {
+    // SAFETY: By the safety requirements both devices are open.
+    let (src, dst) = unsafe {
+        (
+            BlockDevice::from_raw(bdev_in),
+            BlockDevice::from_raw(bdev_out),
+        )
+    };
+    match copy_range(src, pos_in, dst, pos_out, len) {
+        // At most `BLKCOPY_MAX_BYTES`, which fits.
+        Ok(copied) => copied as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Copies user space asked for, through `BLKCOPY` or `copy_file_range()`.
+//!
+//! Both offload when the devices can and copy in the kernel otherwise (unless the caller asked
+//! for offload only), and keep the page cache coherent as a direct write does: dirty source
+//! pages are written back first, destination pages are dropped before and after the copy.
+
+use kernel::{
+    bindings,
+    block::bdev::BlockDevice,
+    ffi::c_int,
+    prelude::*, //
+};
+
+use crate::{
+    blk_copy_rust_offload,
+    blk_copy_rust_onload,
+    plan::Seg, //
+};
+
+/// The segments after the first `skip` bytes of `segs`.
+fn skip(segs: &[Seg], mut skip: u64) -> Result<KVec<Seg>> {
+    let mut out = KVec::with_capacity(segs.len(), GFP_KERNEL)?;
+    for seg in segs {
+        if skip >= seg.len {
+            skip -= seg.len;
+            continue;
+        }
+        out.push(
+            Seg {
+                pos: seg.pos + skip,
+                len: seg.len - skip,
+            },
+            GFP_KERNEL,
+        )?;
+        skip = 0;
+    }
+    Ok(out)
+}
+
+/// Runs one synchronous copy of `src` on `src_bdev` to `dst` on `dst_bdev` with `copy`; returns
+/// the bytes copied and the outcome.
+fn run(
+    copy: unsafe extern "C" fn(*mut bindings::blk_copy_params) -> c_int,
+    src_bdev: &BlockDevice,
+    src: &[Seg],
+    dst_bdev: &BlockDevice,
+    dst: &[Seg],
+) -> (u64, Result) {
+    let mut params = bindings::blk_copy_params {
+        src_bdev: src_bdev.as_raw(),
+        src_segs: src.as_ptr(),
+        nr_src_segs: src.len() as u32,
+        dst_bdev: dst_bdev.as_raw(),
+        dst_segs: dst.as_ptr(),
+        nr_dst_segs: dst.len() as u32,
+        end_io: None,
+        private: core::ptr::null_mut(),
+        copied: 0,
+        status: 0,
+    };
+    // SAFETY: A synchronous copy: `params`, the segments and the device outlive the call.
+    let ret = unsafe { copy(&mut params) };
+    (params.copied, kernel::error::to_result(ret))
+}
+
+/// Offloads, or else copies in the kernel; returns the bytes copied, whether the device did it
+/// all, and the outcome.
+fn offload_or_onload(
+    src_bdev: &BlockDevice,
+    src: &[Seg],
+    dst_bdev: &BlockDevice,
+    dst: &[Seg],
+    offload_only: bool,
+) -> (u64, bool, Result) {
+    let (copied, result) = run(blk_copy_rust_offload, src_bdev, src, dst_bdev, dst);
+    if result != Err(EOPNOTSUPP) || offload_only {
+        return (copied, result.is_ok(), result);
+    }
+    // A device cannot offload (the rest of) it: copy through the kernel.
+    let (src, dst) = match (skip(src, copied), skip(dst, copied)) {
+        (Ok(src), Ok(dst)) => (src, dst),
+        (Err(e), _) | (_, Err(e)) => return (copied, false, Err(e)),
+    };
+    let (more, result) = run(blk_copy_rust_onload, src_bdev, &src, dst_bdev, &dst);
+    (copied + more, false, result)
+}
+
+/// Copies validated segments `src` of `src_bdev` to `dst` of `dst_bdev`, coherently with the page
+/// cache; returns the bytes copied, whether the devices did it all, and the outcome.
+pub(crate) fn copy(
+    src_bdev: &BlockDevice,
+    src: &[Seg],
+    dst_bdev: &BlockDevice,
+    dst: &[Seg],
+    offload_only: bool,
+) -> (u64, bool, Result) {
+    let prepare = || -> Result {
+        for seg in src {
+            src_bdev.write_back_range(seg.pos, seg.len)?;
+        }
+        for seg in dst {
+            dst_bdev.invalidate_range(seg.pos, seg.len)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = prepare() {
+        return (0, false, Err(e));
+    }
+    let outcome = offload_or_onload(src_bdev, src, dst_bdev, dst, offload_only);
+    // Drop what buffered readers may have cached from the destination during the copy.
+    for seg in dst {
+        let _ = dst_bdev.invalidate_range(seg.pos, seg.len);
+    }
+    outcome
+}

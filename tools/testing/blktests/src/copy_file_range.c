@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copy with copy_file_range(2) between block devices, for the copy offload
+ * tests.
+ *
+ *   copy_file_range [-b] [-r] [-1] SRC SRC_OFF DST DST_OFF LEN
+ *
+ *   -b  open without O_DIRECT (buffered)
+ *   -r  open DST read-only
+ *   -1  call copy_file_range() once instead of looping until done
+ *
+ * Offsets and lengths take a K, M or G suffix. Prints "copied N" with the
+ * bytes copied, and the errno name of the call that failed, if one did.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static long long parse_size(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 0);
+	const char *units = "KMG";
+	const char *unit = *end ? strchr(units, *end) : NULL;
+
+	if (unit)
+		v <<= 10 * (unit - units + 1);
+	return v;
+}
+
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case EBADF: return "EBADF";
+	case EPERM: return "EPERM";
+	case EINVAL: return "EINVAL";
+	case EXDEV: return "EXDEV";
+	case ENOSPC: return "ENOSPC";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EIO: return "EIO";
+	default: return strerror(err);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int opt, buffered = 0, dst_ro = 0, once = 0, in, out;
+	long long done = 0, len;
+	loff_t pos_in, pos_out;
+	ssize_t ret = 0;
+
+	while ((opt = getopt(argc, argv, "br1")) != -1) {
+		switch (opt) {
+		case 'b': buffered = 1; break;
+		case 'r': dst_ro = 1; break;
+		case '1': once = 1; break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 5) {
+		fprintf(stderr, "usage: copy_file_range [-b] [-r] [-1] SRC SRC_OFF DST DST_OFF LEN\n");
+		return 2;
+	}
+	in = open(argv[optind], O_RDONLY | (buffered ? 0 : O_DIRECT));
+	out = open(argv[optind + 2], (dst_ro ? O_RDONLY : O_WRONLY) | (buffered ? 0 : O_DIRECT));
+	if (in < 0 || out < 0) {
+		perror("open");
+		return 2;
+	}
+	pos_in = parse_size(argv[optind + 1]);
+	pos_out = parse_size(argv[optind + 3]);
+	len = parse_size(argv[optind + 4]);
+	while (done < len) {
+		ret = copy_file_range(in, &pos_in, out, &pos_out, len - done, 0);
+		if (ret <= 0)
+			break;
+		done += ret;
+		if (once)
+			break;
+	}
+	printf("copied %lld\n", done);
+	if (ret < 0)
+		printf("%s\n", errno_name(errno));
+	return 0;
+}
