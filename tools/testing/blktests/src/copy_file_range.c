@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "errno_name.h"
 
 static long long parse_size(const char *s)
 {
@@ -30,20 +31,6 @@ static long long parse_size(const char *s)
 	if (unit)
 		v <<= 10 * (unit - units + 1);
 	return v;
-}
-
-static const char *errno_name(int err)
-{
-	switch (err) {
-	case EBADF: return "EBADF";
-	case EPERM: return "EPERM";
-	case EINVAL: return "EINVAL";
-	case EXDEV: return "EXDEV";
-	case ENOSPC: return "ENOSPC";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EIO: return "EIO";
-	default: return strerror(err);
-	}
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include "errno_name.h"
 #include <linux/blk-copy.h>
 
 #define MAX_ARG_RANGES 4096
@@ -36,22 +37,6 @@ static unsigned long long parse_size(const char *s, char **end)
 		(*end)++;
 	}
 	return v;
-}
-
-static const char *errno_name(int err)
-{
-	switch (err) {
-	case EBADF: return "EBADF";
-	case EPERM: return "EPERM";
-	case EINVAL: return "EINVAL";
-	case EFAULT: return "EFAULT";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EIO: return "EIO";
-	case ENOMEM: return "ENOMEM";
-	case ENOTTY: return "ENOTTY";
-	case EBUSY: return "EBUSY";
-	default: return strerror(err);
-	}
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The name of an errno value, as the tests' golden output prints it. */
+#ifndef ERRNO_NAME_H
+#define ERRNO_NAME_H
+
+#include <errno.h>
+#include <string.h>
+
+static inline const char *errno_name(int err)
+{
+	switch (err) {
+	case EBADF: return "EBADF";
+	case EPERM: return "EPERM";
+	case EINVAL: return "EINVAL";
+	case EFAULT: return "EFAULT";
+	case EXDEV: return "EXDEV";
+	case ENOSPC: return "ENOSPC";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	case ENOTTY: return "ENOTTY";
+	case EBUSY: return "EBUSY";
+	default: return strerror(err);
+	}
+}
+
+#endif
