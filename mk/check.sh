@@ -23,6 +23,15 @@ vm_nvme_config >"$results/config"
 # The tests' C helpers, built here: the guest sees the host's file system.
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" || exit 1
 echo "SRC_DIR=$BUILD/blktests-src" >>"$results/config"
+harness=$results/harness.txt
+# The blkcopy tool: its own tests run here, its binary in the guest.
+if (cd "$top/tools/blkcopy" && CARGO_TARGET_DIR="$BUILD/blkcopy" cargo test -q &&
+    CARGO_TARGET_DIR="$BUILD/blkcopy" cargo build -q --release) >"$results/blkcopy-cargo.log" 2>&1; then
+	echo "tools/blkcopy-cargo-test pass" >>"$harness"
+	echo "BLKCOPY=$BUILD/blkcopy/release/blkcopy" >>"$results/config"
+else
+	echo "tools/blkcopy-cargo-test fail see $results/blkcopy-cargo.log" >>"$harness"
+fi
 
 echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
 t0=$(date +%s)
@@ -34,7 +43,6 @@ t1=$(date +%s)
 echo "check: guest ran $((t1 - t0)) s"
 
 # The self-tests that must fail, each judged by the evidence it leaves.
-harness=$results/harness.txt
 st=$results/selftests
 verdict() { # name, condition met?, reason
 	if [ "$2" = yes ]; then echo "$1 pass" >>"$harness"; else echo "$1 fail $3" >>"$harness"; fi
