@@ -76,6 +76,12 @@ impl Parked {
         u64::from(unsafe { (*self.bio()).bi_iter.bi_size }) >> kernel::block::SECTOR_SHIFT
     }
 
+    /// The operation and flags of the bio.
+    fn opf(self) -> u32 {
+        // SAFETY: A parked bio is valid until the context ends it.
+        unsafe { (*self.bio()).bi_opf }
+    }
+
     /// The device the bio lies on.
     fn bdev<'a>(self) -> &'a BlockDevice {
         // SAFETY: A parked bio is valid, and holds its device open, until the context ends it;
@@ -372,13 +378,6 @@ impl CopyCtx {
             return BLK_STS_NOTSUPP;
         }
         BLK_STS_OK
-    }
-}
-
-impl Parked {
-    fn opf(self) -> u32 {
-        // SAFETY: A parked bio is valid until the context ends it.
-        unsafe { (*self.bio()).bi_opf }
     }
 }
 
