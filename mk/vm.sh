@@ -7,25 +7,37 @@
 #                                status; 124 when the guest did not finish
 #                                within TIMEOUT seconds
 #   VM_ACCEL                     "kvm" or "tcg", set by vm_probe_accel
+#   VM_APPEND                    extra kernel command line, for example
+#                                nvme_core.multipath_always_on=1 to put the
+#                                NVMe namespaces behind multipath heads
 #
 # The guest sees the host's root file system read-only (so this repository
 # and the host's tools) and $VM_RWDIR read-write.
 
-# QEMU NVMe controller with two namespaces that support Copy. MSSRL and MCL
+# QEMU NVMe controller with three namespaces that support Copy. MSSRL and MCL
 # are in logical blocks, MSRC is 0's based. Each value differs from the
-# others so a parser that mixes them up is caught.
+# others so a parser that mixes them up is caught. Namespace 3 has the
+# logical block size of namespace 1, so that copies between the two can be
+# offloaded (descriptor format 2h); namespace 2's differs, so copies between
+# it and the others fall back. In namespaces 1 and 2 MSSRL is the smaller
+# limit, in namespace 3 MCL is.
 NVME_SERIAL=copyoff0
 NVME_NS1_LBS=4096 NVME_NS1_MSSRL=64 NVME_NS1_MCL=256 NVME_NS1_MSRC=15
 NVME_NS2_LBS=512 NVME_NS2_MSSRL=128 NVME_NS2_MCL=1024 NVME_NS2_MSRC=7
+NVME_NS3_LBS=4096 NVME_NS3_MSSRL=48 NVME_NS3_MCL=40 NVME_NS3_MSRC=31
+NVME_NAMESPACES="1 2 3"
 NVME_NS_SIZE=256M
 
 : "${VM_MEMORY:=2G}" "${VM_CPUS:=2}"
 
 vm_nvme_config() {
-	local v
-	for v in NVME_SERIAL NVME_NS1_LBS NVME_NS1_MSSRL NVME_NS1_MCL NVME_NS1_MSRC \
-		 NVME_NS2_LBS NVME_NS2_MSSRL NVME_NS2_MCL NVME_NS2_MSRC; do
-		echo "$v=${!v}"
+	local v n
+	echo "NVME_SERIAL=$NVME_SERIAL"
+	for n in $NVME_NAMESPACES; do
+		for v in LBS MSSRL MCL MSRC; do
+			v=NVME_NS${n}_$v
+			echo "$v=${!v}"
+		done
 	done
 }
 
@@ -33,7 +45,7 @@ vm_nvme_opts() {
 	local dir=$1 n lbs
 	mkdir -p "$dir"
 	printf -- '-device nvme,serial=%s,id=nvmec0' "$NVME_SERIAL"
-	for n in 1 2; do
+	for n in $NVME_NAMESPACES; do
 		# Fresh sparse backing files every boot: tests start from zeroes.
 		rm -f "$dir/nvme-ns$n.img"
 		truncate -s "$NVME_NS_SIZE" "$dir/nvme-ns$n.img"
@@ -73,7 +85,7 @@ vm_boot_raw() {
 	local accel=$1 timeout=$2 log=$3
 	shift 3
 	local opts=(--run "$VM_OBJ" --memory "$VM_MEMORY" --cpus "$VM_CPUS" --verbose
-		    --append "no5lvl panic=-1 printk.devkmsg=on"
+		    --append "no5lvl panic=-1 printk.devkmsg=on${VM_APPEND:+ $VM_APPEND}"
 		    "--qemu-opts=$(vm_nvme_opts "$VM_DIR")")
 	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
 	[ "$accel" = tcg ] && opts+=(--disable-kvm)

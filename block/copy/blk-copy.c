@@ -5,8 +5,14 @@
  * their documented names and export them, which a Rust crate other than the
  * kernel crate cannot do itself.
  */
+#include <linux/blkdev.h>
 #include <linux/export.h>
+#include <linux/sysfs.h>
 #include "engine.h"
+
+#define CREATE_TRACE_POINTS
+#define CREATE_RUST_TRACE_POINTS
+#include <trace/events/blk_copy.h>
 
 /**
  * blkdev_copy_offload() - copy by offloading to the device
@@ -80,3 +86,55 @@ void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
 	blk_copy_rust_get_range(rq, op, idx, range);
 }
 EXPORT_SYMBOL_GPL(blk_copy_get_range);
+
+/* /sys/block/<disk>/copy_stats/: the counters the engine keeps per disk */
+struct blk_copy_stat_attr {
+	struct device_attribute attr;
+	enum blk_copy_stat stat;
+	bool bytes;
+};
+
+static ssize_t blk_copy_stat_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct blk_copy_stat_attr *sa =
+		container_of(attr, struct blk_copy_stat_attr, attr);
+	struct blk_copy_stats *stats = &dev_to_disk(dev)->copy_stats;
+	atomic64_t *counter = sa->bytes ? &stats->bytes[sa->stat] :
+					  &stats->ops[sa->stat];
+
+	return sysfs_emit(buf, "%llu\n", (u64)atomic64_read(counter));
+}
+
+#define BLK_COPY_STAT_ATTR(_name, _stat, _bytes)			\
+	static struct blk_copy_stat_attr blk_copy_stat_##_name = {	\
+		.attr = __ATTR(_name, 0444, blk_copy_stat_show, NULL),	\
+		.stat = BLK_COPY_STAT_##_stat,				\
+		.bytes = _bytes,					\
+	}
+
+BLK_COPY_STAT_ATTR(offloaded_ops, OFFLOADED, false);
+BLK_COPY_STAT_ATTR(offloaded_bytes, OFFLOADED, true);
+BLK_COPY_STAT_ATTR(onloaded_ops, ONLOADED, false);
+BLK_COPY_STAT_ATTR(onloaded_bytes, ONLOADED, true);
+BLK_COPY_STAT_ATTR(fallback_ops, FALLBACK, false);
+BLK_COPY_STAT_ATTR(fallback_bytes, FALLBACK, true);
+BLK_COPY_STAT_ATTR(error_ops, ERROR, false);
+BLK_COPY_STAT_ATTR(error_bytes, ERROR, true);
+
+static struct attribute *blk_copy_stat_attrs[] = {
+	&blk_copy_stat_offloaded_ops.attr.attr,
+	&blk_copy_stat_offloaded_bytes.attr.attr,
+	&blk_copy_stat_onloaded_ops.attr.attr,
+	&blk_copy_stat_onloaded_bytes.attr.attr,
+	&blk_copy_stat_fallback_ops.attr.attr,
+	&blk_copy_stat_fallback_bytes.attr.attr,
+	&blk_copy_stat_error_ops.attr.attr,
+	&blk_copy_stat_error_bytes.attr.attr,
+	NULL
+};
+
+const struct attribute_group blk_copy_stats_attr_group = {
+	.name = "copy_stats",
+	.attrs = blk_copy_stat_attrs,
+};

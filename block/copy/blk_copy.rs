@@ -9,7 +9,8 @@
 //! offloads the copy ([`offload`]): it cuts the copy into chunks the devices accept and sends
 //! each chunk down the stack as `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios tied by a copy
 //! context ([`ctx`]). Otherwise the kernel copies through a bounded buffer ([`onload`]).
-//! [`plan`] validates copies and cuts them into chunks.
+//! [`plan`] validates copies and cuts them into chunks. Every copy shows in the destination
+//! disk's [`stats`] and in the [`trace`]points.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -25,6 +26,8 @@ mod ioctl;
 mod offload;
 mod onload;
 mod plan;
+mod stats;
+mod trace;
 mod user_copy;
 
 use offload::OffloadJob;
@@ -37,6 +40,15 @@ use plan::{
 /// `BLK_STS_OK` as a `blk_status_t`: bindgen sees the C macro as a plain integer.
 pub(crate) const BLK_STS_OK: bindings::blk_status_t =
     bindings::BLK_STS_OK as bindings::blk_status_t;
+
+/// How a copy is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// By the device: `blkdev_copy_offload()`.
+    Offload,
+    /// By the kernel, reading and writing: `blkdev_copy_onload()`.
+    Onload,
+}
 
 /// A copy as a caller described it in `struct blk_copy_params`, validated, with the engine's
 /// own copy of the segment lists.
@@ -52,6 +64,7 @@ pub(crate) struct CopyArgs {
     pub(crate) dst: KVec<Seg>,
     /// Length of the copy in bytes.
     pub(crate) total: u64,
+    method: Method,
 }
 
 // SAFETY: The caller lends the parameters to the engine until the copy finishes; the engine
@@ -78,13 +91,13 @@ unsafe fn copy_segs(segs: *const Seg, n: u32) -> Result<KVec<Seg>> {
 }
 
 impl CopyArgs {
-    /// Validates the copy `params` describes.
+    /// Validates the copy `params` describes, to be done by `method`.
     ///
     /// # Safety
     ///
     /// `params` must be valid, its segment arrays readable during this call, and it must stay
     /// valid with both devices open until the copy finished.
-    unsafe fn new(params: *mut bindings::blk_copy_params) -> Result<Self> {
+    unsafe fn new(params: *mut bindings::blk_copy_params, method: Method) -> Result<Self> {
         let params = NonNull::new(params).ok_or(EINVAL)?;
         // SAFETY: By the safety requirements `params` is valid.
         let p = unsafe { params.as_ref() };
@@ -103,6 +116,7 @@ impl CopyArgs {
             src,
             dst,
             total: 0,
+            method,
         };
         let (sb, db) = (args.src_bdev(), args.dst_bdev());
         if db.is_read_only() {
@@ -116,6 +130,14 @@ impl CopyArgs {
             sb.same_disk(db),
         )?;
         args.total = total;
+        trace::submit(
+            args.src_bdev(),
+            args.dst_bdev(),
+            total,
+            args.src.len(),
+            args.dst.len(),
+            method,
+        );
         Ok(args)
     }
 
@@ -141,11 +163,20 @@ impl CopyArgs {
         self.params().end_io.is_some()
     }
 
-    /// Reports the outcome to the caller: `copied` bytes, then `result`. Called once.
+    /// Reports the outcome to the caller: `copied` bytes, then `result`. Called once for a copy
+    /// that started.
     ///
     /// For an asynchronous copy this calls `end_io`, after which the parameters belong to the
     /// caller again and `self` must not touch them.
     pub(crate) fn finish(&self, copied: u64, result: Result) {
+        record(
+            self.src_bdev(),
+            self.dst_bdev(),
+            self.method,
+            self.total,
+            copied,
+            result,
+        );
         let p = self.params.as_ptr();
         // SAFETY: By the type invariant `params` is valid until this returns; it is written only
         // here, once.
@@ -162,6 +193,42 @@ impl CopyArgs {
     }
 }
 
+/// Counts and traces the end of a copy of `total` bytes from `src` to `dst` by `method`, after
+/// `copied` bytes with `result`.
+fn record(
+    src: &BlockDevice,
+    dst: &BlockDevice,
+    method: Method,
+    total: u64,
+    copied: u64,
+    result: Result,
+) {
+    stats::account(dst, method, total, copied, result);
+    trace::complete(src, dst, total, copied, result, method);
+}
+
+/// Records a copy of `total` bytes by `method` that failed to start with `err`; its
+/// [`CopyArgs`] are gone, so this reads the devices from `params`.
+///
+/// # Safety
+///
+/// `params` must be valid with both devices open, as for a copy that has not started.
+unsafe fn record_unstarted(
+    params: *mut bindings::blk_copy_params,
+    method: Method,
+    total: u64,
+    err: Error,
+) {
+    // SAFETY: By the safety requirements.
+    let (src, dst) = unsafe {
+        (
+            BlockDevice::from_raw((*params).src_bdev),
+            BlockDevice::from_raw((*params).dst_bdev),
+        )
+    };
+    record(src, dst, method, total, 0, Err(err));
+}
+
 /// Copies by offloading to the device: `blkdev_copy_offload()` (block/copy/blk-copy.c).
 ///
 /// # Safety
@@ -171,13 +238,17 @@ impl CopyArgs {
 pub unsafe extern "C" fn blk_copy_rust_offload(params: *mut bindings::blk_copy_params) -> c_int {
     kernel::task::might_sleep();
     // SAFETY: By the safety requirements.
-    let args = match unsafe { CopyArgs::new(params) } {
+    let args = match unsafe { CopyArgs::new(params, Method::Offload) } {
         Ok(args) => args,
         Err(e) => return e.to_errno(),
     };
-    let is_async = args.is_async();
+    let (is_async, total) = (args.is_async(), args.total);
     match OffloadJob::start(args) {
-        Err(e) => e.to_errno(),
+        Err(e) => {
+            // SAFETY: The copy did not start: the parameters are still the caller's to return.
+            unsafe { record_unstarted(params, Method::Offload, total, e) };
+            e.to_errno()
+        }
         Ok(_) if is_async => EIOCBQUEUED.to_errno(),
         Ok(job) => {
             job.wait();
@@ -196,14 +267,19 @@ pub unsafe extern "C" fn blk_copy_rust_offload(params: *mut bindings::blk_copy_p
 pub unsafe extern "C" fn blk_copy_rust_onload(params: *mut bindings::blk_copy_params) -> c_int {
     kernel::task::might_sleep();
     // SAFETY: By the safety requirements.
-    let args = match unsafe { CopyArgs::new(params) } {
+    let args = match unsafe { CopyArgs::new(params, Method::Onload) } {
         Ok(args) => args,
         Err(e) => return e.to_errno(),
     };
     if args.is_async() {
+        let total = args.total;
         return match OnloadJob::start(args) {
             Ok(()) => EIOCBQUEUED.to_errno(),
-            Err(e) => e.to_errno(),
+            Err(e) => {
+                // SAFETY: The copy did not start: the parameters are still the caller's.
+                unsafe { record_unstarted(params, Method::Onload, total, e) };
+                e.to_errno()
+            }
         };
     }
     let (copied, result) = onload::copy(&args);

@@ -5,12 +5,14 @@
 //! For each chunk the engine submits one `REQ_OP_COPY_SRC` bio per source piece and one
 //! `REQ_OP_COPY_DST` bio per destination piece, all pointing at one [`CopyCtx`] through
 //! `bi_copy_ctx`. Each bio travels down the stack on its own; a stacking driver may remap it
-//! (its clone inherits `bi_copy_ctx`) but never split it. When a bio reaches a device that
-//! offloads copies, `submit_bio_noacct()` hands it to [`blk_copy_submit_bio`], which parks it
-//! in the context instead of queueing it.
+//! (its clone inherits `bi_copy_ctx`) but never split it. `submit_bio_noacct()` hands every copy
+//! bio to [`blk_copy_submit_bio`]: on a stacking device with copy limits the bio goes on to its
+//! driver to be remapped; on a device with a request queue and copy limits it is parked in the
+//! context instead of being queued; elsewhere it fails.
 //!
 //! Translation is over when every bio has either been parked or failed. The context then checks
-//! what arrived: no failure, everything on one disk, within that disk's copy limits. If so it
+//! what arrived: no failure, all destinations on one disk, all sources on that disk or on one
+//! its driver can copy from (`can_copy_from`), within the disk's copy limits. If so it
 //! dispatches one parked destination bio, which becomes the request that carries the whole
 //! chunk to the driver; the driver reads all ranges through [`blk_copy_nr_ranges`] and
 //! [`blk_copy_get_range`]. Otherwise it ends every parked bio with the error. When the
@@ -38,7 +40,10 @@ use kernel::{
 };
 
 use crate::offload::OffloadJob;
-use crate::BLK_STS_OK;
+use crate::{
+    trace,
+    BLK_STS_OK, //
+};
 use bindings::{
     blk_status_t as BlkStatus,
     BLK_STS_IOERR,
@@ -130,7 +135,8 @@ impl State {
 /// What to do after the state lock is dropped.
 enum Next {
     Nothing,
-    Dispatch(Parked),
+    /// Send this bio down as the copy request of `nr_src` and `nr_dst` ranges.
+    Dispatch(Parked, usize, usize),
     End(KVec<Parked>, KVec<Parked>, BlkStatus),
 }
 
@@ -253,6 +259,9 @@ impl CopyCtx {
             BLK_STS_IOERR
         } else if lim.max_copy_sectors == 0 || parked.sectors() > u64::from(lim.max_copy_sectors) {
             BLK_STS_NOTSUPP
+        } else if bdev.is_bio_based() {
+            // A stacking driver that opted in: it remaps the bio and submits it further down.
+            return true;
         } else {
             let op = parked.opf() & bindings::REQ_OP_MASK;
             let list = if op == bindings::req_op_REQ_OP_COPY_SRC {
@@ -321,7 +330,11 @@ impl CopyCtx {
         drop(st);
         match next {
             Next::Nothing => {}
-            Next::Dispatch(bio) => {
+            Next::Dispatch(bio, nr_src, nr_dst) => {
+                // SAFETY: The bio is parked, so valid.
+                let sector = unsafe { (*bio.bio()).bi_iter.bi_sector };
+                let nr_sectors = self.len >> kernel::block::SECTOR_SHIFT;
+                trace::dispatch(bio.bdev().dev(), sector, nr_sectors, nr_src, nr_dst);
                 // SAFETY: The bio is parked, so it is ours to submit; the hook will let it pass.
                 unsafe { bindings::submit_bio_noacct(bio.bio()) };
             }
@@ -348,7 +361,7 @@ impl CopyCtx {
         st.phase = Phase::Copy;
         let bio = st.dst[0];
         st.dispatched = Some(bio);
-        Next::Dispatch(bio)
+        Next::Dispatch(bio, st.src.len(), st.dst.len())
     }
 
     /// Checks that the parked bios form one copy the device they landed on can execute.
@@ -356,11 +369,17 @@ impl CopyCtx {
         let Some(first) = st.dst.first() else {
             return BLK_STS_IOERR;
         };
-        let bdev = first.bdev();
+        let Some(first_src) = st.src.first() else {
+            return BLK_STS_NOTSUPP;
+        };
+        let (bdev, src_bdev) = (first.bdev(), first_src.bdev());
         let lim = bdev.limits();
-        let all = || Iterator::chain(st.src.iter(), st.dst.iter());
-        // Offload only inside one disk; anything else falls back.
-        if st.src.is_empty() || all().any(|p| !p.bdev().same_disk(bdev)) {
+        // Offload to one disk, from itself or one disk its driver can copy from; anything else
+        // falls back.
+        if st.dst.iter().any(|p| !p.bdev().same_disk(bdev))
+            || st.src.iter().any(|p| !p.bdev().same_disk(src_bdev))
+            || !bdev.can_copy_from(src_bdev)
+        {
             return BLK_STS_NOTSUPP;
         }
         let bytes = |list: &KVec<Parked>| -> u64 {

@@ -81,6 +81,43 @@ impl BlockDevice {
         unsafe { (*self.as_raw()).bd_disk == (*other.as_raw()).bd_disk }
     }
 
+    /// The device number (`dev_t`).
+    pub fn dev(&self) -> u32 {
+        // SAFETY: By the type invariant the device is valid; `bd_dev` never changes.
+        unsafe { (*self.as_raw()).bd_dev }
+    }
+
+    /// The disk this device belongs to.
+    pub fn disk(&self) -> *mut bindings::gendisk {
+        // SAFETY: By the type invariant the device is valid; `bd_disk` never changes, and the
+        // disk lives at least as long as the open device.
+        unsafe { (*self.as_raw()).bd_disk }
+    }
+
+    /// Whether the disk's driver takes bios itself (`submit_bio`, as stacking drivers do)
+    /// rather than requests from a queue.
+    pub fn is_bio_based(&self) -> bool {
+        // SAFETY: The disk is valid (see [`BlockDevice::disk`]); its operations are set before
+        // it is added and never change.
+        unsafe { (*(*self.disk()).fops).submit_bio.is_some() }
+    }
+
+    /// Whether the disk of this device can execute copies whose source ranges lie on `src`:
+    /// always within one disk, between two disks only when its driver says so.
+    pub fn can_copy_from(&self, src: &BlockDevice) -> bool {
+        if self.same_disk(src) {
+            return true;
+        }
+        let (disk, src_disk) = (self.disk(), src.disk());
+        // SAFETY: Both disks are valid (see [`BlockDevice::disk`]); the operations never change.
+        unsafe {
+            match (*(*disk).fops).can_copy_from {
+                Some(can_copy_from) => can_copy_from(disk, src_disk),
+                None => false,
+            }
+        }
+    }
+
     /// Writes back the dirty page cache pages of `len` bytes at `pos` and waits for them.
     pub fn write_back_range(&self, pos: u64, len: u64) -> Result {
         let (start, end) = byte_range(pos, len);
