@@ -7,9 +7,6 @@
 #                                status; 124 when the guest did not finish
 #                                within TIMEOUT seconds
 #   VM_ACCEL                     "kvm" or "tcg", set by vm_probe_accel
-#   VM_APPEND                    extra kernel command line, for example
-#                                nvme_core.multipath_always_on=1 to put the
-#                                NVMe namespaces behind multipath heads
 #
 # The guest sees the host's root file system read-only (so this repository
 # and the host's tools) and $VM_RWDIR read-write.
@@ -28,7 +25,7 @@ NVME_NS3_LBS=4096 NVME_NS3_MSSRL=48 NVME_NS3_MCL=40 NVME_NS3_MSRC=31
 NVME_NAMESPACES="1 2 3"
 NVME_NS_SIZE=256M
 
-: "${VM_MEMORY:=2G}" "${VM_CPUS:=2}"
+: "${VM_MEMORY:=3G}" "${VM_CPUS:=2}"
 
 vm_nvme_config() {
 	local v n
@@ -85,7 +82,7 @@ vm_boot_raw() {
 	local accel=$1 timeout=$2 log=$3
 	shift 3
 	local opts=(--run "$VM_OBJ" --memory "$VM_MEMORY" --cpus "$VM_CPUS" --verbose
-		    --append "no5lvl panic=-1 printk.devkmsg=on${VM_APPEND:+ $VM_APPEND}"
+		    --append "no5lvl panic=-1 printk.devkmsg=on"
 		    "--qemu-opts=$(vm_nvme_opts "$VM_DIR")")
 	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
 	[ "$accel" = tcg ] && opts+=(--disable-kvm)

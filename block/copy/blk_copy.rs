@@ -130,6 +130,8 @@ impl CopyArgs {
             sb.same_disk(db),
         )?;
         args.total = total;
+        plan::merge_contiguous(&mut args.src);
+        plan::merge_contiguous(&mut args.dst);
         trace::submit(
             args.src_bdev(),
             args.dst_bdev(),

@@ -115,6 +115,24 @@ pub(crate) fn validate(
     Ok(len)
 }
 
+/// Merges each segment with the next when they are contiguous, so that a copy that gathers
+/// ranges into one destination (or scatters one source) reaches the device as few ranges.
+///
+/// Segments keep their order; a copy stays the same copy.
+pub(crate) fn merge_contiguous(segs: &mut KVec<Seg>) {
+    let mut out = 0;
+    for i in 0..segs.len() {
+        let seg = segs[i];
+        if i > 0 && segs[out - 1].pos.checked_add(segs[out - 1].len) == Some(seg.pos) {
+            segs[out - 1].len += seg.len;
+        } else {
+            segs[out] = seg;
+            out += 1;
+        }
+    }
+    segs.truncate(out);
+}
+
 /// Largest chunk both devices offload, in bytes; 0 when one of them cannot offload.
 ///
 /// Rounded down to the larger logical block size so that chunk boundaries stay block aligned
@@ -367,6 +385,26 @@ mod tests {
         a.max_copy = u64::MAX;
         b.max_copy = u64::MAX;
         assert_eq!(max_chunk(&a, &b), u64::from(u32::MAX) & !4095);
+    }
+
+    #[test]
+    fn merge_joins_contiguous_segments() -> Result {
+        let mut segs = KVec::new();
+        for s in [
+            seg(0, 4096),
+            seg(4096, 8192),
+            seg(20480, 4096),
+            seg(0, 4096),
+        ] {
+            segs.push(s, GFP_KERNEL)?;
+        }
+        merge_contiguous(&mut segs);
+        let want = [(0, 12288), (20480, 4096), (0, 4096)];
+        assert_eq!(segs.len(), want.len());
+        for (s, w) in segs.iter().zip(want) {
+            assert_eq!((s.pos, s.len), w);
+        }
+        Ok(())
     }
 
     #[test]

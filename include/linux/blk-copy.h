@@ -58,9 +58,21 @@ struct blk_copy_params {
 	int status;
 };
 
+#ifdef CONFIG_BLK_COPY_OFFLOAD
 /* Documented in block/copy/blk-copy.c. */
 int blkdev_copy_offload(struct blk_copy_params *params);
 int blkdev_copy_onload(struct blk_copy_params *params);
+#else
+static inline int blkdev_copy_offload(struct blk_copy_params *params)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int blkdev_copy_onload(struct blk_copy_params *params)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 /* Size of the buffer blkdev_copy_onload() copies through. */
 #define BLK_COPY_ONLOAD_BUF_BYTES	SZ_1M
