@@ -7,7 +7,7 @@ BUILD ?= $(CURDIR)/build
 export BUILD
 MK := $(CURDIR)/mk
 
-.PHONY: all deps fetch prepare kernel check run tree tree-save clean
+.PHONY: all deps fetch prepare kernel check run bench tree tree-save clean
 
 all: kernel
 
@@ -31,6 +31,12 @@ check: kernel
 # Boot the kernel and show copy offload on the guest's devices.
 run: kernel
 	@bash $(MK)/run.sh
+
+# Build the bench kernel (no debug options), boot it and measure the copy
+# methods; results in $(BUILD)/results/bench. Knobs: see mk/bench.sh.
+bench: prepare
+	@bash $(MK)/build-kernel.sh bench
+	@bash $(MK)/bench.sh
 
 # A git work tree of the patched kernel for editing existing files, and the
 # way back into patches/.

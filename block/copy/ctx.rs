@@ -334,7 +334,7 @@ impl CopyCtx {
                 // SAFETY: The bio is parked, so valid.
                 let sector = unsafe { (*bio.bio()).bi_iter.bi_sector };
                 let nr_sectors = self.len >> kernel::block::SECTOR_SHIFT;
-                trace::dispatch(bio.bdev().dev(), sector, nr_sectors, nr_src, nr_dst);
+                trace::dispatch(bio.bdev(), sector, nr_sectors, nr_src, nr_dst);
                 // SAFETY: The bio is parked, so it is ours to submit; the hook will let it pass.
                 unsafe { bindings::submit_bio_noacct(bio.bio()) };
             }

@@ -8,6 +8,7 @@ use kernel::{
     bindings::dev_t,
     block::bdev::BlockDevice,
     ffi::{
+        c_char,
         c_int,
         c_uint, //
     },
@@ -20,8 +21,8 @@ use crate::Method;
 declare_trace! {
     unsafe fn blk_copy_submit(src_dev: dev_t, dst_dev: dev_t, len: u64, nr_src: c_uint,
                               nr_dst: c_uint, offload: bool);
-    unsafe fn blk_copy_dispatch(dev: dev_t, sector: u64, nr_sectors: u64, nr_src: c_uint,
-                                nr_dst: c_uint);
+    unsafe fn blk_copy_dispatch(disk: *const c_char, sector: u64, nr_sectors: u64,
+                                nr_src: c_uint, nr_dst: c_uint);
     unsafe fn blk_copy_complete(src_dev: dev_t, dst_dev: dev_t, len: u64, copied: u64,
                                 error: c_int, offload: bool);
 }
@@ -48,18 +49,20 @@ pub(crate) fn submit(
     }
 }
 
-/// A chunk of `nr_sectors` goes to the driver of `disk_dev` as a request at `sector`.
+/// A chunk of `nr_sectors` goes to the driver of `bdev`'s disk as a request at `sector`.
 pub(crate) fn dispatch(
-    disk_dev: dev_t,
+    bdev: &BlockDevice,
     sector: u64,
     nr_sectors: u64,
     nr_src: usize,
     nr_dst: usize,
 ) {
-    // SAFETY: The tracepoint only records its arguments.
+    let disk = bdev.disk();
+    // SAFETY: The disk is valid while `bdev` is (see `BlockDevice::disk`); its name is a
+    // NUL-terminated array that never changes once the disk is added. The tracepoint copies it.
     unsafe {
         blk_copy_dispatch(
-            disk_dev,
+            (&raw const (*disk).disk_name).cast::<c_char>(),
             sector,
             nr_sectors,
             nr_src.try_into().unwrap_or(c_uint::MAX),

@@ -57,21 +57,22 @@ TRACE_EVENT(blk_copy_submit,
 
 /**
  * blk_copy_dispatch - one chunk of an offloaded copy goes to the driver
- * @dev: disk that executes the chunk
- * @sector: first destination sector on @dev
+ * @disk: name of the disk that executes the chunk (which may be a hidden
+ *	disk, such as an NVMe multipath path, without a device number)
+ * @sector: first destination sector on @disk
  * @nr_sectors: length of the chunk in sectors
  * @nr_src: number of source ranges
  * @nr_dst: number of destination ranges
  */
 TRACE_EVENT(blk_copy_dispatch,
 
-	TP_PROTO(dev_t dev, u64 sector, u64 nr_sectors, unsigned int nr_src,
-		 unsigned int nr_dst),
+	TP_PROTO(const char *disk, u64 sector, u64 nr_sectors,
+		 unsigned int nr_src, unsigned int nr_dst),
 
-	TP_ARGS(dev, sector, nr_sectors, nr_src, nr_dst),
+	TP_ARGS(disk, sector, nr_sectors, nr_src, nr_dst),
 
 	TP_STRUCT__entry(
-		__field(dev_t, dev)
+		__string(disk, disk)
 		__field(u64, sector)
 		__field(u64, nr_sectors)
 		__field(unsigned int, nr_src)
@@ -79,16 +80,16 @@ TRACE_EVENT(blk_copy_dispatch,
 	),
 
 	TP_fast_assign(
-		__entry->dev = dev;
+		__assign_str(disk);
 		__entry->sector = sector;
 		__entry->nr_sectors = nr_sectors;
 		__entry->nr_src = nr_src;
 		__entry->nr_dst = nr_dst;
 	),
 
-	TP_printk("%d,%d sector %llu nr_sectors %llu ranges %u -> %u",
-		  MAJOR(__entry->dev), MINOR(__entry->dev), __entry->sector,
-		  __entry->nr_sectors, __entry->nr_src, __entry->nr_dst)
+	TP_printk("%s sector %llu nr_sectors %llu ranges %u -> %u",
+		  __get_str(disk), __entry->sector, __entry->nr_sectors,
+		  __entry->nr_src, __entry->nr_dst)
 );
 
 /**

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Report of `make bench` from what the guest measured.
+
+    bench-report.py RESULTS_DIR
+
+Reads RESULTS_DIR/results.jsonl (copy_bench's lines and mk/guest-bench.sh's),
+host.txt (bench.sh) and dmesg.txt; writes RESULTS_DIR/results.md and
+RESULTS_DIR/bench.png; prints the tables, one "pass" or "miss" line per
+target and a summary line for the README. Runs again on the host without a
+boot. Exit status 1 when a step failed, a copy did not do what its method
+claims, the kernel logged a report or there are no measurements; a missed
+target does not change it.
+"""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+GIB = 1 << 30
+MIB = 1 << 20
+METHODS = ["rw", "splice", "onload", "offload"]
+METHOD_NAMES = {
+    "rw": "read+write O_DIRECT",
+    "splice": "copy_file_range buffered",
+    "onload": "BLKCOPY onload",
+    "offload": "BLKCOPY offload",
+}
+DEVICES = ["rnull", "nullb", "nvme", "nvmeloop"]
+DEVICE_NAMES = {
+    "rnull": "rnull (memory)",
+    "nullb": "null_blk (memory)",
+    "nvme": "QEMU NVMe",
+    "nvmeloop": "nvme-loop to rnull",
+}
+MEMORY_BACKED = ["rnull", "nullb"]
+KERNEL_REPORT = re.compile(r"WARNING:|BUG:|Oops|KASAN:|UBSAN:|Call Trace:|blocked for more than")
+
+
+def size_name(n):
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return str(n)
+
+
+def fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:.0f}"
+
+
+def load(results):
+    rows, problems = [], []
+    path = results / "results.jsonl"
+    if path.exists():
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                problems.append(f"results.jsonl:{n}: not JSON: {line[:80]}")
+    info = {}
+    if (results / "host.txt").exists():
+        for line in (results / "host.txt").read_text().splitlines():
+            key, _, value = line.partition("=")
+            info[key] = value
+    return rows, info, problems
+
+
+class Group:
+    """The repetitions of one measurement: device, method, size, ranges."""
+
+    def __init__(self, reps):
+        self.reps = reps
+        self.mibs = [r["bytes"] / r["secs"] / MIB for r in reps if r["secs"] > 0]
+        self.call_secs = statistics.median(r["secs"] / r["calls"] for r in reps)
+        self.mib = statistics.median(self.mibs) if self.mibs else None
+        gib = [r["bytes"] / GIB for r in reps]
+        self.sys = statistics.median(r["cpu_sys"] / g for r, g in zip(reps, gib))
+        self.user = statistics.median(r["cpu_user"] / g for r, g in zip(reps, gib))
+        self.p50 = statistics.median(r["lat_p50_us"] for r in reps)
+        self.p99 = statistics.median(r["lat_p99_us"] for r in reps)
+        self.bad = sum(r["check"] != "ok" for r in reps)
+
+    def spread(self):
+        return f"{fmt(min(self.mibs))}-{fmt(max(self.mibs))}" if self.mibs else "-"
+
+
+def analyse(rows):
+    copies = defaultdict(list)
+    mem = defaultdict(list)
+    bad, memcpy, devices, fails, guest = [], [], {}, [], {}
+    for r in rows:
+        kind = r.get("kind")
+        if kind == "memcpy" and r["secs"] > 0:
+            memcpy.append(r["size"] / r["secs"] / MIB)
+        elif kind == "device":
+            devices[r["dev"]] = r
+        elif kind == "fail":
+            fails.append(f"{r['dev']}: {r['what']}")
+        elif kind == "guest":
+            guest = r
+        elif kind in ("copy", "mem"):
+            if r["check"] != "ok":
+                bad.append(f"{r['dev']} {r['method']} {size_name(r['size'])} x{r['ranges']}"
+                           f" rep {r['rep']}: {r['check']}")
+            key = (r["dev"], r["method"], r["size"], r["ranges"])
+            (copies if kind == "copy" else mem)[key].append(r)
+    groups = {k: Group(v) for k, v in copies.items()}
+    return groups, mem, memcpy, devices, fails, bad, guest
+
+
+def reps_note(g):
+    return f"{len(g.reps)}, {g.bad} FAILED check" if g.bad else str(len(g.reps))
+
+
+def verdict(ok):
+    return "pass" if ok else "miss"
+
+
+def targets(groups, mem, memcpy_mib, range_bytes):
+    """One line per target: (name, pass or miss, detail)."""
+    out = []
+
+    def sizes(dev, method, minimum=0):
+        return sorted(s for (d, m, s, n) in groups if d == dev and m == method and n == 1 and s >= minimum)
+
+    for dev in MEMORY_BACKED:
+        common = [s for s in sizes(dev, "offload", MIB) if (dev, "rw", s, 1) in groups]
+        name = f"{dev} offload >= 3x read+write O_DIRECT, copies >= 1 MiB"
+        if not common:
+            out.append((name, "miss", "no measurements"))
+        else:
+            ratios = [(groups[dev, "offload", s, 1].mib / groups[dev, "rw", s, 1].mib, s) for s in common]
+            worst = min(ratios)
+            out.append((name, verdict(worst[0] >= 3), f"worst {worst[0]:.2f}x at {size_name(worst[1])} ("
+                        + ", ".join(f"{size_name(s)} {x:.2f}x" for x, s in ratios) + ")"))
+        name = f"{dev} offload >= 1/2 of one CPU's memcpy, copies >= 1 MiB"
+        offl = [(groups[dev, "offload", s, 1].mib / memcpy_mib, s) for s in sizes(dev, "offload", MIB)] \
+            if memcpy_mib else []
+        if not offl:
+            out.append((name, "miss", "no measurements"))
+        else:
+            worst = min(offl)
+            out.append((name, verdict(worst[0] >= 0.5), f"worst {worst[0]:.2f} of {memcpy_mib:.0f} MiB/s at "
+                        f"{size_name(worst[1])} (" + ", ".join(f"{size_name(s)} {x:.2f}" for x, s in offl) + ")"))
+
+    # CPU per GiB pooled over every repetition of 1 MiB and more: the
+    # guest's CPU accounting counts ticks, too coarse for one short copy.
+    name = "nvme offload CPU/GiB <= 1/10 of onload's, copies >= 1 MiB"
+    cpu = {}
+    for method in ("offload", "onload"):
+        reps = [r for s in sizes("nvme", method, MIB) for r in groups["nvme", method, s, 1].reps]
+        if reps:
+            cpu[method] = sum(r["cpu_user"] + r["cpu_sys"] for r in reps) / (sum(r["bytes"] for r in reps) / GIB)
+    if len(cpu) < 2 or not cpu["onload"]:
+        out.append((name, "miss", "no measurements" if len(cpu) < 2 else "onload used no measurable CPU"))
+    else:
+        ratio = cpu["offload"] / cpu["onload"]
+        out.append((name, verdict(ratio <= 0.1), f"offload {cpu['offload']:.3f} s/GiB, onload "
+                    f"{cpu['onload']:.3f} s/GiB: {ratio:.3f}"))
+
+    for dev in DEVICES:
+        off, rw = groups.get((dev, "offload", 4096, 1)), groups.get((dev, "rw", 4096, 1))
+        name = f"{dev} 4 KiB offload p50 latency <= read+write pair"
+        if not off or not rw:
+            out.append((name, "miss", "no measurements"))
+        else:
+            out.append((name, verdict(off.p50 <= rw.p50), f"offload {off.p50:.0f} us, read+write {rw.p50:.0f} us"
+                        f" (p99 {off.p99:.0f} / {rw.p99:.0f} us)"))
+
+    for dev in DEVICES:
+        for method in ("offload", "onload"):
+            one, many = groups.get((dev, method, range_bytes, 1)), groups.get((dev, method, range_bytes, 256))
+            if method == "onload" and not (one and many):
+                continue        # not a target, shown when measured
+            name = f"{dev} {method} 256 ranges <= 1.5x one range, {size_name(range_bytes)}"
+            if not one or not many:
+                out.append((name, "miss", "no measurements"))
+            else:
+                ratio = many.call_secs / one.call_secs
+                out.append((name, verdict(ratio <= 1.5), f"{many.call_secs * 1e3:.1f} ms vs "
+                            f"{one.call_secs * 1e3:.1f} ms: {ratio:.2f}x"))
+
+    for dev in MEMORY_BACKED:
+        by_method = defaultdict(dict)
+        for (d, m, s, n), reps in mem.items():
+            if d == dev:
+                by_method[m][s] = max(r["mem_peak_kib"] - r["mem_idle_kib"] for r in reps)
+        name = f"{dev} 1 GiB onload raises kernel memory <= 4 MiB"
+        grow = by_method.get("onload", {}).get(GIB)
+        if grow is None:
+            out.append((name, "miss", "no measurement"))
+        else:
+            out.append((name, verdict(grow <= 4096), f"peak {grow} KiB over idle"))
+        for method in ("rw", "onload", "offload"):
+            peaks = by_method.get(method, {})
+            name = f"{dev} {method}: no allocation per byte copied"
+            if len(peaks) < 2:
+                out.append((name, "miss", "needs two sizes"))
+                continue
+            small, large = min(peaks), max(peaks)
+            diff = peaks[large] - peaks[small]
+            out.append((name, verdict(diff <= 1024),
+                        f"peak {peaks[small]} KiB at {size_name(small)}, {peaks[large]} KiB at "
+                        f"{size_name(large)} (limit: 1 MiB more)"))
+    return out
+
+
+def summary(groups):
+    """Offload / read+write throughput at the largest size both have, per device."""
+    parts = []
+    for dev in DEVICES:
+        common = [s for (d, m, s, n) in groups if d == dev and m == "offload" and n == 1
+                  and (dev, "rw", s, 1) in groups]
+        if common:
+            s = max(common)
+            parts.append(f"{dev} {groups[dev, 'offload', s, 1].mib / groups[dev, 'rw', s, 1].mib:.2f}x"
+                         f" ({size_name(s)})")
+    return "offload / userspace read+write O_DIRECT throughput: " + (", ".join(parts) or "no data")
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def plot(path, groups, memcpy_mib, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no plot: matplotlib is missing (mk/deps.sh installs it for /usr/bin/python3)"
+    devs = [d for d in DEVICES if any(k[0] == d for k in groups)]
+    if not devs:
+        return "no plot: no measurements"
+    fig, axes = plt.subplots(2, len(devs), figsize=(4.2 * len(devs), 7.5), squeeze=False)
+    for col, dev in enumerate(devs):
+        top, bottom = axes[0][col], axes[1][col]
+        ticks = set()
+        for method in METHODS:
+            keys = sorted(k for k in groups if k[0] == dev and k[1] == method and k[3] == 1)
+            if not keys:
+                continue
+            xs = [k[2] for k in keys]
+            g = [groups[k] for k in keys]
+            med = [x.mib for x in g]
+            err = [[m - min(x.mibs) for m, x in zip(med, g)], [max(x.mibs) - m for m, x in zip(med, g)]]
+            top.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=METHOD_NAMES[method])
+            bottom.plot(xs, [x.sys + x.user for x in g], marker="o", label=METHOD_NAMES[method])
+            ticks.update(xs)
+        if memcpy_mib and dev in MEMORY_BACKED:
+            top.axhline(memcpy_mib, color="grey", ls="--", lw=1, label="memcpy, one CPU")
+            top.axhline(memcpy_mib / 2, color="grey", ls=":", lw=1, label="half of it")
+        top.set_title(DEVICE_NAMES[dev])
+        for ax in (top, bottom):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(ticks), [size_name(t) for t in sorted(ticks)])
+            ax.minorticks_off()
+            ax.set_xlabel("bytes per copy")
+            ax.grid(True, alpha=0.3)
+        top.set_yscale("log")
+        # CPU time is counted in ticks: a copy may show none at all.
+        bottom.set_yscale("symlog", linthresh=0.01)
+        bottom.set_ylim(bottom=0)
+        top.set_ylabel("MiB/s (median, min-max)")
+        bottom.set_ylabel("guest CPU s per GiB (kernel + user)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return f"plot: {path}"
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: bench-report.py RESULTS_DIR", file=sys.stderr)
+        return 2
+    results = Path(sys.argv[1])
+    rows, info, problems = load(results)
+    groups, mem, memcpy, devices, fails, bad, guest = analyse(rows)
+    # Targets and plot only from measurements whose every check passed.
+    good = {k: g for k, g in groups.items() if not g.bad}
+    mem_good = {k: reps for k, reps in mem.items() if all(r["check"] == "ok" for r in reps)}
+    memcpy_mib = statistics.median(memcpy) if memcpy else None
+    config = (results / "config").read_text() if (results / "config").exists() else ""
+    m = re.search(r"^BENCH_RANGE_BYTES=(\d+)([KMG]?)$", config, re.M)
+    range_bytes = int(m.group(1)) << " KMG".index(m.group(2) or " ") * 10 if m else 16 * MIB
+    dmesg = results / "dmesg.txt"
+    reports = [l for l in dmesg.read_text(errors="replace").splitlines() if KERNEL_REPORT.search(l)] \
+        if dmesg.exists() else []
+    guest_rc = (results / "guest-rc").read_text().strip() if (results / "guest-rc").exists() else None
+
+    memory = f"{guest['mem_kib'] / (1 << 20):.3g} GiB" if "mem_kib" in guest else info.get("guest_memory", "?")
+    title = (f"kernel {guest.get('kernel', info.get('kernel', '?'))}, QEMU {info.get('accel', '?').upper()}, "
+             f"guest {guest.get('cpus', info.get('guest_cpus', '?'))} vCPUs {memory}; "
+             f"host {info.get('host_cpu', '?')}, {info.get('host_cores', '?')} cores")
+    md = ["# make bench", "", title, "",
+          f"{info.get('qemu', '')}; commit {info.get('commit', '?')}; {info.get('date', '')}; "
+          f"host load before the run {info.get('host_load', '?')}", ""]
+    md += [f"Memory copy, one CPU (memcpy of {size_name(rows_size(rows))}): "
+           + (f"{memcpy_mib:.0f} MiB/s (min-max {min(memcpy):.0f}-{max(memcpy):.0f})" if memcpy else "not measured"),
+           ""]
+
+    dev_rows = [[d, DEVICE_NAMES.get(d, d), r["path"], size_name(r["bytes"]), r["lbs"],
+                 size_name(r["copy_max_hw_bytes"]) if r["copy_max_hw_bytes"] else "0"]
+                for d, r in devices.items()]
+    md += ["## Devices", ""] + table(["dev", "what", "path", "size", "LBA", "copy_max_hw_bytes"], dev_rows) + [""]
+
+    main_rows = []
+    for (dev, method, size, n), g in sorted(groups.items(), key=lambda kv: (
+            DEVICES.index(kv[0][0]) if kv[0][0] in DEVICES else 9, kv[0][2], METHODS.index(kv[0][1]))):
+        if n != 1:
+            continue
+        main_rows.append([dev, size_name(size), method, fmt(g.mib), g.spread(),
+                          f"{g.mib / memcpy_mib:.2f}" if memcpy_mib and g.mib else "-",
+                          fmt(g.sys), fmt(g.user), fmt(g.p50), fmt(g.p99), reps_note(g)])
+    md += ["## Throughput, CPU and latency", "",
+           "Medians over repetitions; each repetition copies at least BENCH_MIN_BYTES in calls of the size "
+           "given. CPU: guest-wide from /proc/stat (all CPUs, kernel threads included), seconds per GiB "
+           "copied. Latency: per call (rw: one read+write pair per buffer).", ""]
+    md += table(["dev", "size", "method", "MiB/s", "min-max", "of memcpy", "kernel s/GiB", "user s/GiB",
+                 "p50 us", "p99 us", "reps"], main_rows) + [""]
+
+    range_rows = []
+    for (dev, method, size, n), g in sorted(groups.items(), key=lambda kv: (
+            DEVICES.index(kv[0][0]) if kv[0][0] in DEVICES else 9, kv[0][1], kv[0][3])):
+        if size != range_bytes or method not in ("onload", "offload"):
+            continue
+        one = groups.get((dev, method, size, 1))
+        range_rows.append([dev, method, n, f"{g.call_secs * 1e3:.1f}", fmt(g.mib), g.spread(),
+                           f"{g.call_secs / one.call_secs:.2f}" if one else "-", reps_note(g)])
+    md += [f"## Ranges per call ({size_name(range_bytes)} per call, ranges with gaps between them)", ""]
+    md += table(["dev", "method", "ranges", "ms", "MiB/s", "min-max", "x one range", "reps"], range_rows) + [""]
+
+    mem_rows = [[d, m, size_name(s), max(r["mem_idle_kib"] for r in reps) >> 10,
+                 max(r["mem_peak_kib"] - r["mem_idle_kib"] for r in reps),
+                 "ok" if (d, m, s, n) in mem_good else "FAILED"]
+                for (d, m, s, n), reps in sorted(mem.items())]
+    md += ["## Kernel memory during one copy", "",
+           "MemTotal - MemFree - Buffers - Cached - SwapCached - AnonPages, sampled every 2 ms; "
+           "the device's own data is allocated before (every block written once).", ""]
+    md += table(["dev", "method", "size", "idle MiB", "peak over idle KiB", "check"], mem_rows) + [""]
+
+    verdicts = targets(good, mem_good, memcpy_mib, range_bytes)
+    target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
+    md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
+    summ = summary(good)
+    md += ["## Summary", "", summ, ""]
+
+    trouble = [f"step failed: {f}" for f in fails] + [f"check failed: {b}" for b in bad] + \
+        [f"kernel report: {l}" for l in reports[:10]] + problems
+    if guest_rc not in (None, "0"):
+        trouble.append("guest timed out" if guest_rc == "124" else f"guest exited {guest_rc}")
+    if not groups:
+        trouble.append("no copy measurements")
+    if trouble:
+        md += ["## Problems", ""] + [f"- {t}" for t in trouble] + [""]
+
+    (results / "results.md").write_text("\n".join(md))
+    note = plot(results / "bench.png", good, memcpy_mib, title)
+    print("\n".join(md[2:]))
+    print(f"report: {results / 'results.md'}; {note}")
+    return 1 if trouble else 0
+
+
+def rows_size(rows):
+    return next((r["size"] for r in rows if r.get("kind") == "memcpy"), 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

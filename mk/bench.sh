@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: boot the bench kernel (build/obj-bench, no KASAN or lockdep)
+# once, measure the copy methods on rnull, null_blk, the QEMU NVMe namespace 1
+# and nvme-loop to rnull (mk/guest-bench.sh), then write the report
+# (mk/bench-report.py): build/results/bench/results.md and bench.png.
+#
+# The knobs below can be set in the environment (make bench BENCH_REPS=3).
+# Sizes take K, M or G; the QEMU NVMe and nvme-loop devices have 256 and
+# 128 MiB, so they get BENCH_SIZES_SMALL.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+BUILD=${BUILD:-$top/build}
+. "$here/vm.sh"
+
+: "${BENCH_DEVICES:=rnull nullb nvme nvmeloop}"
+: "${BENCH_METHODS:=rw splice onload offload}"
+: "${BENCH_SIZES:=4K 64K 1M 16M 128M 1G}"
+: "${BENCH_SIZES_SMALL:=4K 64K 1M 16M 64M}"
+: "${BENCH_REPS:=5}"
+: "${BENCH_REPS_LARGE:=3}"		# for sizes of BENCH_LARGE and more
+: "${BENCH_LARGE:=128M}"
+: "${BENCH_MIN_BYTES:=8M}"		# smaller sizes: this many bytes per repetition
+: "${BENCH_RANGES:=1 4 16 64 256}"
+: "${BENCH_RANGE_BYTES:=16M}"
+: "${BENCH_MEM_DEVICES:=rnull nullb}"
+: "${BENCH_MEM_SIZES:=64M 1G}"
+: "${BENCH_MEMCPY_BYTES:=256M}"
+: "${BENCH_CMD_TIMEOUT:=600}"		# one copy_bench run in the guest
+: "${BENCH_TIMEOUT:=3600}"		# the whole guest
+
+vm_init bench || exit 1
+out=$BUILD/results/bench
+rm -rf "$out"
+mkdir -p "$out"
+make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \
+	"$BUILD/blktests-src/copy_bench" || exit 1
+
+{
+	vm_nvme_config
+	for v in ${!BENCH_@}; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done
+} >"$out/config"
+{
+	echo "kernel=$(cat "$VM_OBJ/include/config/kernel.release")"
+	echo "accel=$VM_ACCEL"
+	echo "host_cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "host_cores=$(nproc)"
+	echo "host_load=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "guest_memory=$VM_MEMORY"
+	echo "guest_cpus=$VM_CPUS"
+	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
+	echo "commit=$(git -C "$top" describe --always --dirty 2>/dev/null)"
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$out/host.txt"
+
+echo "bench: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL; log in $out/bench.log"
+t0=$(date +%s)
+VM_RWDIR=$out vm_boot "$BENCH_TIMEOUT" "$out/console.log" \
+	"$here/guest-bench.sh $out $BUILD/blktests-src >$out/guest.log 2>&1"
+rc=$?
+echo "$rc" >"$out/guest-rc"
+echo "bench: guest ran $(($(date +%s) - t0)) s"
+[ "$rc" = 124 ] && echo "bench: the guest timed out after $BENCH_TIMEOUT s; reporting what it measured" >&2
+
+# The plot needs matplotlib, which mk/deps.sh installs for the system python.
+py=python3
+python3 -c 'import matplotlib' 2>/dev/null || py=/usr/bin/python3
+"$py" "$here/bench-report.py" "$out" || rc=1
+exit "$rc"

@@ -1,0 +1,199 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the guest booted by bench.sh: the memory-copy baseline, then on
+# each device of $BENCH_DEVICES every copy method at every size, the range
+# counts and the kernel memory runs, with copy_bench. $1 is the output
+# directory shared with the host (bench.sh wrote its config there), $2 the
+# directory of the compiled helpers.
+#
+# copy_bench's JSON lines go to $1/results.jsonl, with a "device" line per
+# device set up, a "fail" line per step that failed and a "guest" line;
+# every step and its duration is logged to $1/bench.log. A failing step or
+# device is recorded and the rest continues.
+out=$1
+bin=$2/copy_bench
+top=$(cd "$(dirname "$0")/.." && pwd)
+results=$out/results.jsonl
+FULL=$out/bench.log
+
+cd "$top/tools/testing/blktests" || exit 1
+. tests/nvme/rc
+. "$out/config"
+
+log() {
+	echo "$(date +%T) $*" | tee -a "$FULL"
+}
+
+fail() {
+	log "FAIL $1: $2"
+	printf '{"kind":"fail","dev":"%s","what":"%s"}\n' "$1" "$2" >>"$results"
+}
+
+# Run copy_bench "${@:3}" for device $1, step $2, with a time limit; its
+# measurements go to the results.
+run() {
+	local dev=$1 what=$2 t0=$SECONDS
+	shift 2
+	log "$dev: $what"
+	if ! timeout -k 10 "$BENCH_CMD_TIMEOUT" "$bin" "$@" >>"$results" 2>>"$FULL"; then
+		fail "$dev" "$what"
+		return 1
+	fi
+	log "$dev: $what: $((SECONDS - t0)) s"
+}
+
+bytes() {
+	numfmt --from=iec "$1"
+}
+
+# Bytes one repetition of size $1 spans (copy_bench makes MIN / size calls).
+span() {
+	local size min
+	size=$(bytes "$1") min=$(bytes "$BENCH_MIN_BYTES")
+	echo $((size < min ? min / size * size : size))
+}
+
+# Half the device size device $1 needs for its sizes $2: sources in the
+# first half, destinations in the second. In whole MiB.
+need_half() {
+	local half=$((2 * $(bytes "$BENCH_RANGE_BYTES"))) s n
+	for s in $2; do
+		n=$(span "$s")
+		((n > half)) && half=$n
+	done
+	if [[ " $BENCH_MEM_DEVICES " == *" $1 "* ]]; then
+		for s in $BENCH_MEM_SIZES; do
+			n=$(bytes "$s")
+			((n > half)) && half=$n
+		done
+	fi
+	echo $(((half + (1 << 20) - 1) >> 20 << 20))
+}
+
+# Device setup: set DEV (the block device) or fail. $1 is the size in MiB.
+setup_rnull() {
+	_configure_rnull rnull901 memory_backed=1 blocksize=4096 size="$1" &&
+		DEV=/dev/rnull901
+}
+
+teardown_rnull() {
+	_exit_rnull
+}
+
+setup_nullb() {
+	_init_null_blk nr_devices=0 &&
+		_configure_null_blk nullb901 memory_backed=1 blocksize=4096 size="$1" power=1 &&
+		_wait_for_bdev /dev/nullb901 && DEV=/dev/nullb901
+}
+
+teardown_nullb() {
+	_exit_null_blk
+}
+
+setup_nvme() {
+	DEV=$(_nvme_ns_dev 1)
+}
+
+teardown_nvme() {
+	:
+}
+
+# nvme-loop to an rnull device.
+setup_nvmeloop() {
+	_configure_rnull rnull902 memory_backed=1 blocksize=4096 size="$1" &&
+		_nvmet_loop_setup benchloop /dev/rnull902 &&
+		DEV=$(_nvmet_loop_ns benchloop 1)
+}
+
+teardown_nvmeloop() {
+	_nvmet_loop_cleanup benchloop
+	_exit_rnull
+}
+
+# Make BLKCOPY on queue $1 use method $2: onload with copy_max_bytes 0,
+# offload with the hardware limit; rw and splice leave it at $3.
+set_method() {
+	local q=$1 hw
+	hw=$(<"$q/copy_max_hw_bytes")
+	case $2 in
+	onload) echo 0 >"$q/copy_max_bytes" ;;
+	offload) ((hw > 0)) && echo "$hw" >"$q/copy_max_bytes" ;;
+	*) echo "$3" >"$q/copy_max_bytes" ;;
+	esac
+}
+
+bench_device() {
+	local name=$1 sizes=$2 mib q orig half size m n reps t0=$SECONDS
+
+	log "== $name"
+	DEV=
+	mib=$(($(need_half "$name" "$sizes") * 2 >> 20))
+	if ! setup_"$name" "$mib" || [[ ! -b $DEV ]]; then
+		fail "$name" "setup"
+		teardown_"$name" >>"$FULL" 2>&1
+		return
+	fi
+	q=/sys/block/${DEV##*/}/queue
+	orig=$(<"$q/copy_max_bytes")
+	half=$(($(blockdev --getsize64 "$DEV") / 2 >> 20 << 20))
+	printf '{"kind":"device","dev":"%s","path":"%s","bytes":%s,"lbs":%s,"copy_max_hw_bytes":%s}\n' \
+		"$name" "$DEV" "$(blockdev --getsize64 "$DEV")" "$(<"$q/logical_block_size")" \
+		"$(<"$q/copy_max_hw_bytes")" >>"$results"
+	log "$name: $DEV, $((2 * half >> 20)) MiB in use, copy_max_hw_bytes $(<"$q/copy_max_hw_bytes")"
+
+	if run "$name" "fill" fill "$DEV" 0 $((2 * half)); then
+		for m in $BENCH_METHODS; do
+			if ! set_method "$q" "$m" "$orig"; then
+				fail "$name" "$m: cannot select (copy_max_hw_bytes $(<"$q/copy_max_hw_bytes"))"
+				continue
+			fi
+			for size in $sizes; do
+				if (($(span "$size") > half)); then
+					log "$name: $m $size: does not fit, skipped"
+					continue
+				fi
+				reps=$BENCH_REPS
+				(($(bytes "$size") >= $(bytes "$BENCH_LARGE"))) && reps=$BENCH_REPS_LARGE
+				run "$name" "$m $size" copy -L "$name" -m "$m" -s "$size" \
+					-t "$BENCH_MIN_BYTES" -r "$reps" "$DEV" 0 "$half"
+			done
+			[[ $m == onload || $m == offload ]] || continue
+			for n in $BENCH_RANGES; do
+				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges" copy -L "$name" \
+					-m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -t 0 \
+					-r "$BENCH_REPS" "$DEV" 0 "$half"
+			done
+		done
+		if [[ " $BENCH_MEM_DEVICES " == *" $name "* ]]; then
+			for m in rw onload offload; do
+				set_method "$q" "$m" "$orig" || continue
+				for size in $BENCH_MEM_SIZES; do
+					echo 3 >/proc/sys/vm/drop_caches
+					run "$name" "kernel memory, $m $size" copy -M -L "$name" \
+						-m "$m" -s "$size" -t 0 -r 1 "$DEV" 0 "$half"
+				done
+			done
+		fi
+	fi
+	echo "$orig" >"$q/copy_max_bytes"
+	teardown_"$name" >>"$FULL" 2>&1
+	log "== $name: $((SECONDS - t0)) s"
+}
+
+: >"$results"
+printf '{"kind":"guest","kernel":"%s","cpus":%s,"mem_kib":%s,"cpu_model":"%s"}\n' \
+	"$(uname -r)" "$(nproc)" "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
+	"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >>"$results"
+log "guest: kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) KiB"
+_mount_configfs
+run memcpy "memcpy $BENCH_MEMCPY_BYTES" memcpy -s "$BENCH_MEMCPY_BYTES" -r "$BENCH_REPS"
+for name in $BENCH_DEVICES; do
+	case $name in
+	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;
+	nvme|nvmeloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
+	*) fail "$name" "unknown device" ;;
+	esac
+done
+dmesg >"$out/dmesg.txt"
+log "done"
