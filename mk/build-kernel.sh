@@ -48,7 +48,12 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.fragments" 2>/dev/null)" != "$want
 			opt=${line#\# }; opt=${opt%% *}
 			grep -q "^$opt=" "$obj/.config" && missing+=" $opt=n" ;;
 		esac
-	done < <(cat "${fragments[@]}")
+	done < <(cat "${fragments[@]}" | awk '
+		# The last setting of each option wins, as in merge_config.sh.
+		/^CONFIG_[A-Za-z0-9_]*=/ { opt = $0; sub(/=.*/, "", opt) }
+		/^# CONFIG_[A-Za-z0-9_]* is not set/ { opt = $2 }
+		opt != "" { if (!(opt in last)) order[n++] = opt; last[opt] = $0; opt = "" }
+		END { for (i = 0; i < n; i++) print last[order[i]] }')
 	[ -z "$missing" ] || die "options that did not stick (unmet dependencies?):$missing"
 	echo "$want" >"$obj/.fragments"
 fi

@@ -30,6 +30,9 @@ use kernel::{
 /// The bytes of one page of the device.
 type Block = [u8; PAGE_SIZE];
 
+/// Pieces a copy moves under one hold of the array's lock.
+const COPY_BATCH: usize = 64;
+
 /// Where a byte of the device lives: block index and offset in the block.
 fn locate(pos: u64) -> (usize, usize) {
     let page = PAGE_SIZE as u64;
@@ -139,7 +142,8 @@ impl DiskStorage {
 
     /// Copies the source ranges, read in order, over the destination ranges.
     ///
-    /// Both lists have the same total length (the block layer checked that).
+    /// Both lists have the same total length (the block layer checked that). The array's lock
+    /// is held for [`COPY_BATCH`] pieces at a time, and dropped to allocate a destination block.
     pub(crate) fn copy(
         &self,
         src: impl Iterator<Item = CopyRange>,
@@ -154,9 +158,41 @@ impl DiskStorage {
         let (mut src, mut dst) = (src.map(bytes), dst.map(bytes));
         let (mut s, mut d) = (src.next(), dst.next());
         let mut bounce = self.update.lock();
+        let mut blocks = self.blocks.lock();
+        let mut batch = 0;
         while let (Some((src_pos, src_left)), Some((dst_pos, dst_left))) = (s, d) {
             let n = in_block(src_pos, src_left.min(dst_left)).min(in_block(dst_pos, dst_left));
-            self.copy_piece(&mut bounce, src_pos, dst_pos, n)?;
+            let (src_index, src_offset) = locate(src_pos);
+            let (dst_index, dst_offset) = locate(dst_pos);
+            let has_src = match blocks.get(src_index) {
+                Some(block) => {
+                    bounce[..n].copy_from_slice(&block[src_offset..src_offset + n]);
+                    true
+                }
+                None => false,
+            };
+            if has_src && blocks.get(dst_index).is_none() {
+                // Allocating may sleep: not under the array's spinlock.
+                drop(blocks);
+                self.ensure_block(dst_index)?;
+                blocks = self.blocks.lock();
+            }
+            match blocks.get_mut(dst_index) {
+                Some(block) if has_src => {
+                    block[dst_offset..dst_offset + n].copy_from_slice(&bounce[..n])
+                }
+                // The source was never written: the destination reads as zeroes from now on.
+                Some(block) => block[dst_offset..dst_offset + n].fill(0),
+                None if has_src => return Err(EIO),
+                None => {}
+            }
+            batch += 1;
+            if batch == COPY_BATCH {
+                // Let readers in.
+                drop(blocks);
+                blocks = self.blocks.lock();
+                batch = 0;
+            }
             let step = n as u64;
             s = if src_left > step {
                 Some((src_pos + step, src_left - step))
@@ -172,37 +208,6 @@ impl DiskStorage {
         if s.is_some() || d.is_some() {
             // The two sides differ in length: the block layer never sends that.
             return Err(EINVAL);
-        }
-        Ok(())
-    }
-
-    /// Copies `n` bytes at `src_pos` to `dst_pos`, each inside one block, through `bounce`.
-    /// Needs `update` held (it owns `bounce`).
-    fn copy_piece(&self, bounce: &mut Block, src_pos: u64, dst_pos: u64, n: usize) -> Result {
-        let (src_index, src_offset) = locate(src_pos);
-        let (dst_index, dst_offset) = locate(dst_pos);
-        let has_src = {
-            let blocks = self.blocks.lock();
-            match blocks.get(src_index) {
-                Some(block) => {
-                    bounce[..n].copy_from_slice(&block[src_offset..src_offset + n]);
-                    true
-                }
-                None => false,
-            }
-        };
-        if has_src {
-            self.ensure_block(dst_index)?;
-        }
-        let mut blocks = self.blocks.lock();
-        match blocks.get_mut(dst_index) {
-            Some(block) if has_src => {
-                block[dst_offset..dst_offset + n].copy_from_slice(&bounce[..n])
-            }
-            // The source was never written: the destination reads as zeroes from now on.
-            Some(block) => block[dst_offset..dst_offset + n].fill(0),
-            None if has_src => return Err(EIO),
-            None => {}
         }
         Ok(())
     }

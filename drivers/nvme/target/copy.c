@@ -84,6 +84,10 @@ u16 nvmet_copy_parse(struct nvmet_req *req, struct nvmet_copy *copy)
 	u32 max_blocks = nvmet_copy_max_blocks(req->ns);
 	u8 shift = req->ns->blksize_shift;
 	u64 nsze = req->ns->size >> shift;
+	u64 sdlba = le64_to_cpu(cmd->sdlba);
+	/* the ranges are the command's data; the destination is in SDLBA */
+	u16 desc_loc = offsetof(struct nvme_copy_command, dptr);
+	u16 sdlba_loc = offsetof(struct nvme_copy_command, sdlba);
 	struct nvme_copy_desc_f0 *descs;
 	u64 total = 0;
 	u16 status;
@@ -118,8 +122,7 @@ u16 nvmet_copy_parse(struct nvmet_req *req, struct nvmet_copy *copy)
 			status = NVME_SC_CMD_SIZE_LIM_EXCEEDED | NVME_STATUS_DNR;
 			goto out;
 		}
-		status = nvmet_copy_check_range(req, slba, nlb, nsze,
-				offsetof(struct nvme_copy_command, dptr));
+		status = nvmet_copy_check_range(req, slba, nlb, nsze, desc_loc);
 		if (status)
 			goto out;
 		copy->segs[i].pos = slba << shift;
@@ -131,13 +134,12 @@ u16 nvmet_copy_parse(struct nvmet_req *req, struct nvmet_copy *copy)
 		status = NVME_SC_CMD_SIZE_LIM_EXCEEDED | NVME_STATUS_DNR;
 		goto out;
 	}
-	status = nvmet_copy_check_range(req, le64_to_cpu(cmd->sdlba), total,
-			nsze, offsetof(struct nvme_copy_command, sdlba));
+	status = nvmet_copy_check_range(req, sdlba, total, nsze, sdlba_loc);
 	if (status)
 		goto out;
 	copy->src = copy->segs;
 	copy->nr_src = nr;
-	copy->dst.pos = le64_to_cpu(cmd->sdlba) << shift;
+	copy->dst.pos = sdlba << shift;
 	copy->dst.len = total << shift;
 out:
 	kfree(descs);
