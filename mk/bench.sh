@@ -31,9 +31,12 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_MEMCPY_BYTES:=256M}"
 : "${BENCH_CMD_TIMEOUT:=600}"		# one copy_bench run in the guest
 : "${BENCH_TIMEOUT:=3600}"		# the whole guest
+: "${BENCH_PROFILE:=}"			# non-empty: also profile each method (perf)
+: "${BENCH_PROFILE_BYTES:=64M}"		# bytes copied while profiling
+: "${BENCH_OUT:=$BUILD/results/bench}"
 
 vm_init bench || exit 1
-out=$BUILD/results/bench
+out=$BENCH_OUT
 rm -rf "$out"
 mkdir -p "$out"
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \

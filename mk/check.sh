@@ -7,7 +7,9 @@
 # in a second, short boot that a hung guest does.
 #
 #   check.sh [TEST...]    TEST as for tools/testing/blktests/check
-# CHECK_HANG=0 skips the hung-guest self-test (for quick local runs).
+# CHECK_HANG=0 skips the hung-guest self-test (for quick local runs);
+# CHECK_RESULTS is the results directory (default build/results/check) and
+# CHECK_CONFIG_EXTRA lines added to the tests' config (make soak uses both).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,13 +18,16 @@ BUILD=${BUILD:-$top/build}
 . "$here/vm.sh"
 
 vm_init check || exit 1
-results=$BUILD/results/check
+results=${CHECK_RESULTS:-$BUILD/results/check}
 rm -rf "$results"
 mkdir -p "$results"
 vm_nvme_config >"$results/config"
 # The tests' C helpers, built here: the guest sees the host's file system.
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" || exit 1
 echo "SRC_DIR=$BUILD/blktests-src" >>"$results/config"
+# What the tests try and see (_copy_record), for the README's table.
+echo "COPY_RECORD=$results/records.tsv" >>"$results/config"
+[ -n "${CHECK_CONFIG_EXTRA:-}" ] && echo "$CHECK_CONFIG_EXTRA" >>"$results/config"
 harness=$results/harness.txt
 # The blkcopy tool: its own tests run here, its binary in the guest.
 if (cd "$top/tools/blkcopy" && CARGO_TARGET_DIR="$BUILD/blkcopy" cargo test -q &&
@@ -33,9 +38,18 @@ else
 	echo "tools/blkcopy-cargo-test fail see $results/blkcopy-cargo.log" >>"$harness"
 fi
 
+# The randomized integrity tester: its host tests here, its binary in the guest.
+if (cd "$top/tools/testing/copy-integrity" && CARGO_TARGET_DIR="$BUILD/copy-integrity" cargo test -q &&
+    CARGO_TARGET_DIR="$BUILD/copy-integrity" cargo build -q --release) >"$results/copy-integrity-cargo.log" 2>&1; then
+	echo "tools/copy-integrity-cargo-test pass" >>"$harness"
+	echo "COPY_INTEGRITY=$BUILD/copy-integrity/release/copy-integrity" >>"$results/config"
+else
+	echo "tools/copy-integrity-cargo-test fail see $results/copy-integrity-cargo.log" >>"$harness"
+fi
+
 echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
 t0=$(date +%s)
-VM_RWDIR=$results vm_boot "${CHECK_TIMEOUT:-2400}" "$results/console.log" \
+VM_RWDIR=$results vm_boot "${CHECK_TIMEOUT:-3600}" "$results/console.log" \
 	"$here/guest-check.sh" "$results" "$@"
 echo $? >"$results/guest-rc"
 t1=$(date +%s)
@@ -69,5 +83,9 @@ if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
 	echo "check: hung-guest self-test took $(($(date +%s) - t1)) s"
 fi
 
+# A full run (no TEST given) rewrites the README's table of what was tried.
+readme=
+[ $# -eq 0 ] && readme=$top/README.md
+python3 "$here/records.py" "$results" ${readme:+"$readme"}
 python3 "$here/report.py" "$results" | tee "$results/report"
 exit "${PIPESTATUS[0]}"

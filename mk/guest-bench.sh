@@ -123,6 +123,23 @@ set_method() {
 	esac
 }
 
+# Profile method $2 on device $1 (block device $3, destinations from byte
+# $4): perf samples every CPU with the cpu-clock timer (TCG has no PMU)
+# while copy_bench copies $BENCH_PROFILE_BYTES in one call; the symbols
+# above 1 % go to $out/profile-$1-$2.txt.
+profile() {
+	local data=$out/perf-$1-$2.data
+	log "$1: profile $2"
+	if ! perf record -q -a -g -e cpu-clock -F 999 -o "$data" -- "$bin" copy -L "$1" \
+			-m "$2" -s "$BENCH_PROFILE_BYTES" -t 0 -r 1 "$3" 0 "$4" >>"$FULL" 2>&1; then
+		fail "$1" "profile $2"
+		return
+	fi
+	perf report -i "$data" --stdio --no-children --sort sym --percent-limit 1 -g none \
+		>"$out/profile-$1-$2.txt" 2>>"$FULL"
+	rm -f "$data"
+}
+
 bench_device() {
 	local name=$1 sizes=$2 mib q orig half size m n reps t0=$SECONDS
 
@@ -165,6 +182,11 @@ bench_device() {
 					-r "$BENCH_REPS" "$DEV" 0 "$half"
 			done
 		done
+		if [[ -n $BENCH_PROFILE ]] && command -v perf >/dev/null; then
+			for m in rw onload offload; do
+				set_method "$q" "$m" "$orig" && profile "$name" "$m" "$DEV" "$half"
+			done
+		fi
 		if [[ " $BENCH_MEM_DEVICES " == *" $name "* ]]; then
 			for m in rw onload offload; do
 				set_method "$q" "$m" "$orig" || continue

@@ -8,6 +8,7 @@
 #include <linux/blkdev.h>
 #include <linux/export.h>
 #include <linux/sysfs.h>
+#include "../blk.h"
 #include "engine.h"
 
 #define CREATE_TRACE_POINTS

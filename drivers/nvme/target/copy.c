@@ -178,6 +178,8 @@ void nvmet_copy_free(struct nvmet_copy *copy)
  * nvmet_copy_status() - the NVMe status of a copy that ended with @error
  * @req: the command
  * @error: 0 or a negative errno
+ *
+ * Return: the status to complete @req with.
  */
 u16 nvmet_copy_status(struct nvmet_req *req, int error)
 {

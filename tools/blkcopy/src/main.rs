@@ -10,15 +10,12 @@
 //!
 //! Exit status: 0 copied, 1 the copy failed, 2 usage error, 3 verification found a difference.
 
-mod range;
-mod size;
-mod sys;
-
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use range::Range;
+use blkcopy::range::{self, Range};
+use blkcopy::{size, sys};
 
 const USAGE: &str = "\
 Usage:

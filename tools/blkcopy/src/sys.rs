@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel interfaces blkcopy uses: BLKCOPY, copy_file_range(), BLKGETSIZE64, O_DIRECT reads.
+//! The kernel interfaces blkcopy uses: BLKCOPY, copy_file_range(), O_DIRECT reads, and the block
+//! device ioctls BLKSSZGET, BLKGETSIZE64 and BLKDISCARD.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -13,6 +14,12 @@ use crate::range::Range;
 const BLKCOPY: u64 = (3 << 30) | (32 << 16) | (0x12 << 8) | 129;
 const BLKCOPY_OFFLOAD_ONLY: u32 = 1;
 const BLKCOPY_OFFLOADED: u32 = 1;
+/// `_IO(0x12, 104)`: logical block size, an int.
+const BLKSSZGET: u64 = (0x12 << 8) | 104;
+/// `_IOR(0x12, 114, size_t)`: size in bytes, a u64.
+const BLKGETSIZE64: u64 = (2 << 30) | (8 << 16) | (0x12 << 8) | 114;
+/// `_IO(0x12, 119)`: discard a byte range, two u64s.
+const BLKDISCARD: u64 = (0x12 << 8) | 119;
 /// Ranges and bytes one BLKCOPY call may carry.
 pub const BLKCOPY_MAX_RANGES: usize = 256;
 pub const BLKCOPY_MAX_BYTES: u64 = 1 << 32;
@@ -62,27 +69,42 @@ pub fn blkcopy(file: &File, ranges: &[Range], offload_only: bool) -> Outcome {
     }
 }
 
+/// One copy_file_range() call: copies at most `len` bytes at `off_in` of `src` to `off_out` of
+/// `dst`, and returns what the kernel returned (the bytes copied, 0 at the end of the source).
+pub fn copy_file_range_once(
+    src: &File,
+    off_in: u64,
+    dst: &File,
+    off_out: u64,
+    len: usize,
+) -> io::Result<usize> {
+    let (mut off_in, mut off_out) = (off_in as i64, off_out as i64);
+    // SAFETY: both offsets point to valid i64s; the descriptors are open.
+    let ret = unsafe {
+        libc::copy_file_range(
+            src.as_raw_fd(),
+            &mut off_in,
+            dst.as_raw_fd(),
+            &mut off_out,
+            len,
+            0,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
 /// Copies one range from `src` to `dst` with copy_file_range(); returns the bytes copied and
 /// the error that stopped it, if one did.
 pub fn copy_file_range(src: &File, dst: &File, r: &Range) -> (u64, Option<io::Error>) {
-    let (mut off_in, mut off_out) = (r.src as i64, r.dst as i64);
     let mut done = 0;
     while done < r.len {
         let want = (r.len - done).min(BLKCOPY_MAX_BYTES) as usize;
-        // SAFETY: both offsets point to valid i64s; the descriptors are open.
-        let ret = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut off_in,
-                dst.as_raw_fd(),
-                &mut off_out,
-                want,
-                0,
-            )
-        };
-        match ret {
-            n if n > 0 => done += n as u64,
-            0 => {
+        match copy_file_range_once(src, r.src + done, dst, r.dst + done, want) {
+            Ok(0) => {
                 return (
                     done,
                     Some(io::Error::new(
@@ -91,20 +113,58 @@ pub fn copy_file_range(src: &File, dst: &File, r: &Range) -> (u64, Option<io::Er
                     )),
                 )
             }
-            _ => return (done, Some(io::Error::last_os_error())),
+            Ok(n) => done += n as u64,
+            Err(e) => return (done, Some(e)),
         }
     }
     (done, None)
 }
 
-/// A buffer aligned for `O_DIRECT`.
-struct Aligned {
+/// The logical block size of the block device `file` (BLKSSZGET).
+pub fn logical_block_size(file: &File) -> io::Result<u64> {
+    let mut size: libc::c_int = 0;
+    // SAFETY: BLKSSZGET writes one int to the pointer.
+    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKSSZGET as _, &mut size) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(size as u64)
+}
+
+/// The size in bytes of the block device `file` (BLKGETSIZE64).
+pub fn device_size(file: &File) -> io::Result<u64> {
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 to the pointer.
+    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64 as _, &mut size) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(size)
+}
+
+/// Discards `len` bytes at `offset` of the block device `file` (BLKDISCARD).
+pub fn discard(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let range = [offset, len];
+    // SAFETY: BLKDISCARD reads two u64s from the pointer.
+    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKDISCARD as _, range.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A zeroed buffer aligned to 4096 bytes, for `O_DIRECT`.
+pub struct Aligned {
     ptr: *mut u8,
     layout: std::alloc::Layout,
 }
 
+// SAFETY: `Aligned` owns its allocation, like a `Vec<u8>`.
+unsafe impl Send for Aligned {}
+
 impl Aligned {
-    fn new(len: usize) -> Self {
+    /// Allocates `len` (non-zero) bytes.
+    pub fn new(len: usize) -> Self {
         let layout = std::alloc::Layout::from_size_align(len, 4096).expect("valid layout");
         // SAFETY: `layout` has a non-zero size.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -114,9 +174,16 @@ impl Aligned {
         Aligned { ptr, layout }
     }
 
-    fn as_mut(&mut self) -> &mut [u8] {
+    /// The whole buffer.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: `ptr` is valid for `layout.size()` bytes and owned by `self`.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.layout.size()) }
+    }
+
+    /// The whole buffer, read-only.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr` is valid for `layout.size()` bytes and owned by `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
     }
 }
 
@@ -140,9 +207,9 @@ pub fn same_bytes(
     let mut done = 0;
     while done < len {
         let n = (len - done).min(STEP as u64) as usize;
-        src.read_exact_at(&mut a.as_mut()[..n], src_off + done)?;
-        dst.read_exact_at(&mut b.as_mut()[..n], dst_off + done)?;
-        if a.as_mut()[..n] != b.as_mut()[..n] {
+        src.read_exact_at(&mut a.as_mut_slice()[..n], src_off + done)?;
+        dst.read_exact_at(&mut b.as_mut_slice()[..n], dst_off + done)?;
+        if a.as_slice()[..n] != b.as_slice()[..n] {
             return Ok(false);
         }
         done += n as u64;

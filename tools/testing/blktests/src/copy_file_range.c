@@ -3,11 +3,13 @@
  * Copy with copy_file_range(2) between block devices, for the copy offload
  * tests.
  *
- *   copy_file_range [-b] [-r] [-1] SRC SRC_OFF DST DST_OFF LEN
+ *   copy_file_range [-b] [-r] [-1] [-F] [-f FLAGS] SRC SRC_OFF DST DST_OFF LEN
  *
- *   -b  open without O_DIRECT (buffered)
- *   -r  open DST read-only
- *   -1  call copy_file_range() once instead of looping until done
+ *   -b        open without O_DIRECT (buffered)
+ *   -r        open DST read-only
+ *   -1        call copy_file_range() once instead of looping until done
+ *   -F        pass a source offset pointer the kernel cannot read
+ *   -f FLAGS  pass FLAGS as the flags argument
  *
  * Offsets and lengths take a K, M or G suffix. Prints "copied N" with the
  * bytes copied, and the errno name of the call that failed, if one did.
@@ -35,21 +37,25 @@ static long long parse_size(const char *s)
 
 int main(int argc, char **argv)
 {
-	int opt, buffered = 0, dst_ro = 0, once = 0, in, out;
+	int opt, buffered = 0, dst_ro = 0, once = 0, bad_ptr = 0, in, out;
+	unsigned int flags = 0;
 	long long done = 0, len;
 	loff_t pos_in, pos_out;
 	ssize_t ret = 0;
 
-	while ((opt = getopt(argc, argv, "br1")) != -1) {
+	while ((opt = getopt(argc, argv, "br1Ff:")) != -1) {
 		switch (opt) {
 		case 'b': buffered = 1; break;
 		case 'r': dst_ro = 1; break;
 		case '1': once = 1; break;
+		case 'F': bad_ptr = 1; break;
+		case 'f': flags = strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 5) {
-		fprintf(stderr, "usage: copy_file_range [-b] [-r] [-1] SRC SRC_OFF DST DST_OFF LEN\n");
+		fprintf(stderr, "usage: copy_file_range [-b] [-r] [-1] [-F] [-f FLAGS] "
+			"SRC SRC_OFF DST DST_OFF LEN\n");
 		return 2;
 	}
 	in = open(argv[optind], O_RDONLY | (buffered ? 0 : O_DIRECT));
@@ -62,7 +68,8 @@ int main(int argc, char **argv)
 	pos_out = parse_size(argv[optind + 3]);
 	len = parse_size(argv[optind + 4]);
 	while (done < len) {
-		ret = copy_file_range(in, &pos_in, out, &pos_out, len - done, 0);
+		ret = copy_file_range(in, bad_ptr ? (loff_t *)16 : &pos_in, out, &pos_out,
+				      len - done, flags);
 		if (ret <= 0)
 			break;
 		done += ret;

@@ -41,7 +41,8 @@ static unsigned long long parse_size(const char *s, char **end)
 
 int main(int argc, char **argv)
 {
-	int opt, fd, nr = -1, rsvd = -1, bad_ptr = 0, read_only = 0, i, n;
+	long long nr = -1;
+	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, i, n;
 	unsigned int flags = 0;
 	struct blkcopy *arg;
 
@@ -50,7 +51,7 @@ int main(int argc, char **argv)
 		case 'r': read_only = 1; break;
 		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
 		case 'f': flags = strtoul(optarg, NULL, 0); break;
-		case 'n': nr = atoi(optarg); break;
+		case 'n': nr = strtoll(optarg, NULL, 0); break;
 		case 'z': rsvd = atoi(optarg); break;
 		case 'F': bad_ptr = 1; break;
 		default: return 2;

@@ -20,6 +20,9 @@ static inline const char *errno_name(int err)
 	case ENOMEM: return "ENOMEM";
 	case ENOTTY: return "ENOTTY";
 	case EBUSY: return "EBUSY";
+	case EOVERFLOW: return "EOVERFLOW";
+	case ENXIO: return "ENXIO";
+	case ENODEV: return "ENODEV";
 	default: return strerror(err);
 	}
 }
