@@ -16,21 +16,8 @@ fragments=("$top/configs/base.config" "$top/configs/$flavor.config")
 
 die() { echo "build-kernel: $*" >&2; exit 1; }
 
-export CCACHE_DIR=$build/ccache
-export CCACHE_BASEDIR=$build
-export CCACHE_NOHASHDIR=1
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
-export KBUILD_BUILD_TIMESTAMP="Sun Nov 22 00:00:00 UTC 2026"
-export KBUILD_BUILD_USER=copy-offload KBUILD_BUILD_HOST=build
-# ccache through a wrapper directory: CC must stay a single word, as rustc
-# uses the host compiler as its linker.
-mkdir -p "$build/ccache-bin"
-ln -sf "$(command -v ccache)" "$build/ccache-bin/clang-19"
-export PATH=$build/ccache-bin:$PATH
-kmake=(make -C "$linux" O="$obj" LLVM=-19
-       RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTFMT="$HOME/.cargo/bin/rustfmt"
-       CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
-       BINDGEN="$HOME/.cargo/bin/bindgen" -j"$(nproc)")
+. "$here/kbuild-env.sh"
+kbuild_env "$build" "$linux" "$obj"
 
 mkdir -p "$obj" "$CCACHE_DIR"
 want=$(cat "${fragments[@]}" | sha256sum | cut -d' ' -f1)

@@ -98,17 +98,9 @@ touched() { sed -n 's#^+++ b/##p' "$1" | sed 's/\t.*//' | sort -u; }
 # --- the build --------------------------------------------------------------------
 
 if [ "$nobuild" = 0 ]; then
-	export CCACHE_DIR=$build/ccache CCACHE_BASEDIR=$build CCACHE_NOHASHDIR=1
-	export LIBCLANG_PATH=/usr/lib/llvm-19/lib
-	export KBUILD_BUILD_TIMESTAMP="Sun Nov 22 00:00:00 UTC 2026"
-	export KBUILD_BUILD_USER=copy-offload KBUILD_BUILD_HOST=build
-	mkdir -p "$build/ccache-bin" "$obj"
-	ln -sf "$(command -v ccache)" "$build/ccache-bin/clang-19"
-	export PATH=$build/ccache-bin:$PATH
-	kmake=(make -C "$wt" O="$obj" LLVM=-19
-	       RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTFMT="$RUSTFMT"
-	       CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
-	       BINDGEN="$HOME/.cargo/bin/bindgen" -j"${JOBS:-$(nproc)}")
+	. "$here/kbuild-env.sh"
+	kbuild_env "$build" "$wt" "$obj"
+	mkdir -p "$obj"
 fi
 
 # Options of the fragment that the current tree's config lacks.
