@@ -49,10 +49,11 @@ fn in_block(pos: u64, len: u64) -> usize {
 pub(crate) struct DiskStorage {
     #[pin]
     blocks: XArray<KBox<Block>>,
-    /// Held by everything that changes `blocks`; the block it holds is the bounce buffer of
-    /// copies between two blocks.
+    /// Held by everything that changes `blocks`. The block it holds is the spare of copies: a
+    /// whole destination block is replaced by the spare filled with the source, and the block
+    /// it replaces becomes the next spare.
     #[pin]
-    update: Mutex<KBox<Block>>,
+    update: Mutex<Option<KBox<Block>>>,
 }
 
 /// A new zero-filled block.
@@ -64,7 +65,7 @@ impl DiskStorage {
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             blocks <- XArray::new(AllocKind::Alloc),
-            update <- new_mutex!(new_block(GFP_KERNEL)?),
+            update <- new_mutex!(Some(new_block(GFP_KERNEL)?)),
         })
     }
 
@@ -142,8 +143,11 @@ impl DiskStorage {
 
     /// Copies the source ranges, read in order, over the destination ranges.
     ///
-    /// Both lists have the same total length (the block layer checked that). The array's lock
-    /// is held for [`COPY_BATCH`] pieces at a time, and dropped to allocate a destination block.
+    /// Both lists have the same total length (the block layer checked that). A whole block is
+    /// copied once, into the spare block, which then replaces the destination block, so that
+    /// readers see the old or the new block, never a mix; parts of blocks go through the spare
+    /// into the destination. The array's lock is held for [`COPY_BATCH`] pieces at a time, and
+    /// dropped to allocate.
     pub(crate) fn copy(
         &self,
         src: impl Iterator<Item = CopyRange>,
@@ -157,34 +161,57 @@ impl DiskStorage {
         };
         let (mut src, mut dst) = (src.map(bytes), dst.map(bytes));
         let (mut s, mut d) = (src.next(), dst.next());
-        let mut bounce = self.update.lock();
+        let mut spare = self.update.lock();
         let mut blocks = self.blocks.lock();
         let mut batch = 0;
         while let (Some((src_pos, src_left)), Some((dst_pos, dst_left))) = (s, d) {
             let n = in_block(src_pos, src_left.min(dst_left)).min(in_block(dst_pos, dst_left));
             let (src_index, src_offset) = locate(src_pos);
             let (dst_index, dst_offset) = locate(dst_pos);
+            let partial_into_hole = n < PAGE_SIZE && blocks.get(dst_index).is_none();
+            if spare.is_none() || partial_into_hole {
+                // Allocating may sleep: not under the array's spinlock.
+                drop(blocks);
+                if spare.is_none() {
+                    *spare = Some(new_block(GFP_NOIO)?);
+                }
+                if partial_into_hole {
+                    self.ensure_block(dst_index)?;
+                }
+                blocks = self.blocks.lock();
+            }
+            let block = Option::as_mut(&mut *spare).ok_or(ENOMEM)?;
             let has_src = match blocks.get(src_index) {
-                Some(block) => {
-                    bounce[..n].copy_from_slice(&block[src_offset..src_offset + n]);
+                Some(src_block) => {
+                    block[..n].copy_from_slice(&src_block[src_offset..src_offset + n]);
                     true
                 }
                 None => false,
             };
-            if has_src && blocks.get(dst_index).is_none() {
-                // Allocating may sleep: not under the array's spinlock.
-                drop(blocks);
-                self.ensure_block(dst_index)?;
-                blocks = self.blocks.lock();
-            }
-            match blocks.get_mut(dst_index) {
-                Some(block) if has_src => {
-                    block[dst_offset..dst_offset + n].copy_from_slice(&bounce[..n])
+            if n == PAGE_SIZE {
+                if has_src {
+                    let new = spare.take().ok_or(ENOMEM)?;
+                    // Storing into a hole may drop the lock to allocate: readers then still
+                    // see the hole, which reads as the old zeroes.
+                    match blocks.store(dst_index, new, GFP_NOIO) {
+                        Ok(old) => *spare = old,
+                        Err(e) => {
+                            *spare = Some(e.value);
+                            return Err(e.error);
+                        }
+                    }
+                } else {
+                    // The source was never written: neither is the destination from now on.
+                    drop(blocks.remove(dst_index));
                 }
-                // The source was never written: the destination reads as zeroes from now on.
-                Some(block) => block[dst_offset..dst_offset + n].fill(0),
-                None if has_src => return Err(EIO),
-                None => {}
+            } else {
+                match blocks.get_mut(dst_index) {
+                    Some(dst_block) if has_src => {
+                        dst_block[dst_offset..dst_offset + n].copy_from_slice(&block[..n])
+                    }
+                    Some(dst_block) => dst_block[dst_offset..dst_offset + n].fill(0),
+                    None => return Err(EIO),
+                }
             }
             batch += 1;
             if batch == COPY_BATCH {
