@@ -126,17 +126,19 @@ set_method() {
 # Profile method $2 on device $1 (block device $3, destinations from byte
 # $4): perf samples every CPU with the cpu-clock timer (TCG has no PMU)
 # while copy_bench copies $BENCH_PROFILE_BYTES in one call; the symbols
-# above 1 % go to $out/profile-$1-$2.txt.
+# above 1 % go to $out/profile-$1-$2.txt. perf cannot write its data to the
+# shared directory, so it goes to the guest's /tmp.
 profile() {
-	local data=$out/perf-$1-$2.data
+	local data
+	data=$(mktemp /tmp/perf.XXXXXX)
 	log "$1: profile $2"
 	if ! perf record -q -a -g -e cpu-clock -F 999 -o "$data" -- "$bin" copy -L "$1" \
 			-m "$2" -s "$BENCH_PROFILE_BYTES" -t 0 -r 1 "$3" 0 "$4" >>"$FULL" 2>&1; then
 		fail "$1" "profile $2"
-		return
+	else
+		perf report -i "$data" --stdio --no-children --sort sym --percent-limit 1 -g none \
+			>"$out/profile-$1-$2.txt" 2>>"$FULL"
 	fi
-	perf report -i "$data" --stdio --no-children --sort sym --percent-limit 1 -g none \
-		>"$out/profile-$1-$2.txt" 2>>"$FULL"
 	rm -f "$data"
 }
 
@@ -191,6 +193,10 @@ bench_device() {
 			for m in rw onload offload; do
 				set_method "$q" "$m" "$orig" || continue
 				for size in $BENCH_MEM_SIZES; do
+					# Write the destination first: a device that shared
+					# pages with an earlier copy would allocate them now.
+					run "$name" "fill" fill "$DEV" "$half" "$(bytes "$size")" ||
+						continue
 					echo 3 >/proc/sys/vm/drop_caches
 					run "$name" "kernel memory, $m $size" copy -M -L "$name" \
 						-m "$m" -s "$size" -t 0 -r 1 "$DEV" 0 "$half"
