@@ -29,23 +29,20 @@ echo "SRC_DIR=$BUILD/blktests-src" >>"$results/config"
 echo "COPY_RECORD=$results/records.tsv" >>"$results/config"
 [ -n "${CHECK_CONFIG_EXTRA:-}" ] && echo "$CHECK_CONFIG_EXTRA" >>"$results/config"
 harness=$results/harness.txt
-# The blkcopy tool: its own tests run here, its binary in the guest.
-if (cd "$top/tools/blkcopy" && CARGO_TARGET_DIR="$BUILD/blkcopy" cargo test -q &&
-    CARGO_TARGET_DIR="$BUILD/blkcopy" cargo build -q --release) >"$results/blkcopy-cargo.log" 2>&1; then
-	echo "tools/blkcopy-cargo-test pass" >>"$harness"
-	echo "BLKCOPY=$BUILD/blkcopy/release/blkcopy" >>"$results/config"
-else
-	echo "tools/blkcopy-cargo-test fail see $results/blkcopy-cargo.log" >>"$harness"
-fi
-
-# The randomized integrity tester: its host tests here, its binary in the guest.
-if (cd "$top/tools/testing/copy-integrity" && CARGO_TARGET_DIR="$BUILD/copy-integrity" cargo test -q &&
-    CARGO_TARGET_DIR="$BUILD/copy-integrity" cargo build -q --release) >"$results/copy-integrity-cargo.log" 2>&1; then
-	echo "tools/copy-integrity-cargo-test pass" >>"$harness"
-	echo "COPY_INTEGRITY=$BUILD/copy-integrity/release/copy-integrity" >>"$results/config"
-else
-	echo "tools/copy-integrity-cargo-test fail see $results/copy-integrity-cargo.log" >>"$harness"
-fi
+# A cargo crate of this repository: its host tests run here, its binary
+# (the crate's name) in the guest, whose path the config gives in $3.
+cargo_tool() {
+	local name=$1 dir=$top/$2 var=$3 log=$results/$1-cargo.log
+	if (cd "$dir" && CARGO_TARGET_DIR="$BUILD/$name" cargo test -q &&
+	    CARGO_TARGET_DIR="$BUILD/$name" cargo build -q --release) >"$log" 2>&1; then
+		echo "tools/$name-cargo-test pass" >>"$harness"
+		echo "$var=$BUILD/$name/release/$name" >>"$results/config"
+	else
+		echo "tools/$name-cargo-test fail see $log" >>"$harness"
+	fi
+}
+cargo_tool blkcopy tools/blkcopy BLKCOPY
+cargo_tool copy-integrity tools/testing/copy-integrity COPY_INTEGRITY
 
 echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
 t0=$(date +%s)
