@@ -3,8 +3,8 @@
 #
 # make check: boot the check kernel (KASAN, lockdep, atomic-sleep checks)
 # once, run the KUnit suites and every blktests-format case in it, prove in
-# the same guest that a failing case and a kernel WARNING fail the run, and
-# in a second, short boot that a hung guest does.
+# the same guest that a failing case, a kernel WARNING and a memory leak
+# (kmemleak) fail the run, and in a second, short boot that a hung guest does.
 #
 #   check.sh [TEST...]    TEST as for tools/testing/blktests/check
 # CHECK_HANG=0 skips the hung-guest self-test (for quick local runs);
@@ -65,6 +65,9 @@ if [ -f "$st/summary" ]; then
 	ok=no
 	grep -qx 'meta/002 fail.*' "$st/summary" && grep -q 'WARNING:' "$st/nodev/meta/002.dmesg" 2>/dev/null && ok=yes
 	verdict harness/kernel-warning-fails $ok "meta/002's WARNING was not caught"
+	ok=no
+	grep -qx 'meta/kmemleak fail.*' "$st/summary" && grep -qF '[kmemleak_test]' "$st/nodev/meta/kmemleak" 2>/dev/null && ok=yes
+	verdict harness/memory-leak-fails $ok "meta/004's leak was not caught by meta/kmemleak"
 fi
 if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
 	hang=$results/hang

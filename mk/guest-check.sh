@@ -12,6 +12,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top/tools/testing/blktests" || exit 1
 
 uname -r >"$results/uname"
+# The runner's leak check reads kmemleak there; the tests use it too.
+grep -q ' /sys/kernel/debug debugfs ' /proc/mounts ||
+	mount -t debugfs debugfs /sys/kernel/debug
 if [ "${1:-}" = --selftest ]; then
 	shift
 	./check -c "$results/config" -o "$results/selftests" -d selftests "$@"
@@ -19,7 +22,7 @@ if [ "${1:-}" = --selftest ]; then
 fi
 ./check -c "$results/config" -o "$results/blktests" "$@" >"$results/blktests.log" 2>&1
 rc=$?
-./check -c "$results/config" -o "$results/selftests" -d selftests meta/001 meta/002 \
+./check -c "$results/config" -o "$results/selftests" -d selftests meta/001 meta/002 meta/004 \
 	>"$results/selftests.log" 2>&1
 dmesg >"$results/dmesg.txt"
 exit $rc

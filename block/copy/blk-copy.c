@@ -43,9 +43,9 @@ EXPORT_SYMBOL_GPL(blkdev_copy_offload);
  * blkdev_copy_onload() - copy by reading and writing in the kernel
  * @params: what to copy
  *
- * Reads each piece of the copy into a buffer of at most
+ * Reads as many pieces of the copy as fit into a buffer of at most
  * %BLK_COPY_ONLOAD_BUF_BYTES, allocated once per copy and never mapped into
- * the kernel, and writes it out. Works on every block device.
+ * the kernel, all at once, then writes them out. Works on every block device.
  *
  * Context: process context, may sleep.
  * Return: as blkdev_copy_offload(), without -EOPNOTSUPP.

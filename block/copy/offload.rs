@@ -47,6 +47,8 @@ const MAX_CHUNKS_IN_FLIGHT: usize = 8;
 struct JobState {
     plan: Plan,
     in_flight: usize,
+    /// An issuer is running or queued: completions need not queue another.
+    issuing: bool,
     /// First error, or `BLK_STS_OK`.
     status: BlkStatus,
     /// Offset of the earliest failed chunk: every byte before it was copied.
@@ -100,6 +102,7 @@ impl OffloadJob {
                     JobState {
                         plan,
                         in_flight: 0,
+                        issuing: true,
                         status: BLK_STS_OK,
                         failed_at: u64::MAX,
                         finished: false,
@@ -121,14 +124,20 @@ impl OffloadJob {
     }
 
     /// Issues chunks while there is room in flight, none failed and some are left.
+    ///
+    /// Runs as the job's only issuer (`issuing` is set); clears `issuing` when it stops, under
+    /// the lock a completion takes to decide whether to queue a new issuer.
     fn issue(this: &Arc<Self>) {
         loop {
             let chunk = {
                 let mut st = this.state.lock();
-                if st.status != BLK_STS_OK || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {
-                    return;
-                }
-                let Some(chunk) = st.plan.next_chunk(&this.args.src, &this.args.dst) else {
+                let chunk = if st.status != BLK_STS_OK || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {
+                    None
+                } else {
+                    st.plan.next_chunk(&this.args.src, &this.args.dst)
+                };
+                let Some(chunk) = chunk else {
+                    st.issuing = false;
                     return;
                 };
                 st.in_flight += 1;
@@ -170,6 +179,9 @@ impl OffloadJob {
         let more = st.status == BLK_STS_OK && st.plan.remaining() > 0;
         let finish = !more && st.in_flight == 0 && !st.finished;
         st.finished |= finish;
+        // A running issuer sees the room this completion made when it takes the lock next.
+        let queue = more && !st.issuing;
+        st.issuing |= queue;
         let (status, failed_at) = (st.status, st.failed_at);
         drop(st);
         if finish {
@@ -180,8 +192,9 @@ impl OffloadJob {
             };
             this.args.finish(copied, status_to_result(status));
             this.done.complete_all();
-        } else if more {
-            // Issuing allocates and may sleep: leave interrupt context. Already queued is fine.
+        } else if queue {
+            // Issuing allocates and may sleep: leave interrupt context. Nothing else queues the
+            // work while `issuing` is set.
             let _ = workqueue::system_unbound().enqueue(this.clone());
         }
     }

@@ -2,11 +2,16 @@
 
 //! Copies done by the kernel: `blkdev_copy_onload()`.
 //!
-//! Reads each piece of the copy into a buffer and writes it out. The buffer is allocated once
+//! Reads the pieces of the copy into a buffer and writes them out. The buffer is allocated once
 //! per copy, at most `BLK_COPY_ONLOAD_BUF_BYTES` of pages that are never mapped into the kernel's
 //! address space: the data goes from the device into the pages and back out by DMA (or by the
-//! driver's own mapping), so the engine never touches it. Pieces are copied one after the
-//! other; a failed read or write stops the copy, and everything before that piece was copied.
+//! driver's own mapping), so the engine never touches it.
+//!
+//! The buffer is filled with as many pieces as fit, each starting on a page of its own, and a
+//! batch's reads are in flight together, then its writes: a copy of many small ranges costs
+//! about what one range of the same total size does. A failed read or write stops the copy,
+//! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
+//! is all or nothing in what the copy reports.
 
 use kernel::{
     bindings,
@@ -74,6 +79,16 @@ impl OnloadJob {
     }
 }
 
+/// One piece of a batch: `len` bytes from `src` to `dst`, `done` bytes into the copy, staged
+/// in the buffer from page `page` on.
+struct Piece {
+    src: u64,
+    dst: u64,
+    len: u64,
+    done: u64,
+    page: usize,
+}
+
 /// Copies `args` through a buffer; returns the bytes copied and the outcome.
 pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
     let buf_len = BUF_BYTES.min(args.total);
@@ -88,43 +103,117 @@ pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
             Err(_) => return (0, Err(ENOMEM)),
         }
     }
-    // One contiguous piece on each side per step, at most a buffer long. Both are multiples of
-    // every logical block size up to the page size.
+    // Every piece takes at least one page of the buffer.
+    let Ok(mut batch) = KVec::<Piece>::with_capacity(pages.len(), GFP_NOIO) else {
+        return (0, Err(ENOMEM));
+    };
+    // One contiguous piece on each side per chunk, at most a buffer long. The buffer and the
+    // room left in it are multiples of every logical block size up to the page size, and of
+    // larger ones as pieces are multiples of those.
     let mut plan = match Plan::new(args.total, buf_len, 1, 1) {
         Ok(plan) => plan,
         Err(e) => return (0, Err(e)),
     };
-    while let Some(chunk) = plan.next_chunk(&args.src, &args.dst) {
-        let src = chunk.src.pieces(&args.src, chunk.len).next();
-        let dst = chunk.dst.pieces(&args.dst, chunk.len).next();
-        let (Some((src_pos, _)), Some((dst_pos, _))) = (src, dst) else {
-            return (chunk.done, Err(EINVAL));
-        };
-        let step = rw(
-            args.src_bdev(),
-            bindings::req_op_REQ_OP_READ,
-            src_pos,
-            chunk.len,
-            &pages,
-        )
-        .and_then(|()| {
-            rw(
-                args.dst_bdev(),
-                bindings::req_op_REQ_OP_WRITE,
-                dst_pos,
-                chunk.len,
-                &pages,
-            )
-        });
-        if let Err(e) = step {
-            return (chunk.done, Err(e));
+    loop {
+        batch.clear();
+        let mut used = 0;
+        while used < pages.len() {
+            let room = ((pages.len() - used) * PAGE_SIZE) as u64;
+            let Some(chunk) = plan.next_chunk_upto(&args.src, &args.dst, room) else {
+                break;
+            };
+            let src = chunk.src.pieces(&args.src, chunk.len).next();
+            let dst = chunk.dst.pieces(&args.dst, chunk.len).next();
+            let (Some((src, _)), Some((dst, _))) = (src, dst) else {
+                return (chunk.done, Err(EINVAL));
+            };
+            let piece = Piece {
+                src,
+                dst,
+                len: chunk.len,
+                done: chunk.done,
+                page: used,
+            };
+            // Cannot fail: no more pieces than pages, and the capacity is one per page.
+            if batch.push(piece, GFP_NOIO).is_err() {
+                return (chunk.done, Err(ENOMEM));
+            }
+            used += chunk.len.div_ceil(PAGE_SIZE as u64) as usize;
+        }
+        if batch.is_empty() {
+            return (args.total, Ok(()));
+        }
+        if let Err(e) = copy_batch(args, &batch, &pages) {
+            return (batch.first().map_or(0, |p| p.done), Err(e));
         }
     }
-    (args.total, Ok(()))
 }
 
-/// Reads or writes `len` bytes at byte `pos` of `bdev` into or from the start of `pages`.
-fn rw(bdev: &BlockDevice, op: bindings::req_op, pos: u64, len: u64, pages: &[Page]) -> Result {
+/// Copies the pieces of `batch` through `pages`: all reads in flight at once, then all writes.
+///
+/// Nothing of the batch is written when a read fails, and pieces after a failed write may or
+/// may not be written: either way, the copy is done up to the start of the batch.
+fn copy_batch(args: &CopyArgs, batch: &[Piece], pages: &[Page]) -> Result {
+    let read = batch.iter().map(|p| (p.src, p.len, p.page));
+    rw_all(args.src_bdev(), bindings::req_op_REQ_OP_READ, read, pages)?;
+    let write = batch.iter().map(|p| (p.dst, p.len, p.page));
+    rw_all(args.dst_bdev(), bindings::req_op_REQ_OP_WRITE, write, pages)
+}
+
+/// Issues every `(pos, len, page)` of `pieces` as a read or write of `bdev` into or from
+/// `pages` from page `page` on, all in flight together, and waits for all of them.
+fn rw_all(
+    bdev: &BlockDevice,
+    op: bindings::req_op,
+    pieces: impl Iterator<Item = (u64, u64, usize)>,
+    pages: &[Page],
+) -> Result {
+    let mut last: *mut bindings::bio = core::ptr::null_mut();
+    let mut result = Ok(());
+    for (pos, len, page) in pieces {
+        let bio = match pages.get(page..).ok_or(EINVAL) {
+            Ok(pages) => new_bio(bdev, op, pos, len, pages),
+            Err(e) => Err(e),
+        };
+        let bio = match bio {
+            Ok(bio) => bio,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        if !last.is_null() {
+            // SAFETY: `last` and `bio` are ready and not submitted yet. Chained, `bio` completes
+            // only after `last` did, taking on its error; `last` is then freed by the chain.
+            unsafe {
+                bindings::bio_chain(last, bio);
+                bindings::submit_bio(last);
+            }
+        }
+        last = bio;
+    }
+    if last.is_null() {
+        return result;
+    }
+    // SAFETY: `last` is ready and ours, every other bio of the batch is chained to it: it
+    // completes after all of them, with the first error of any.
+    let waited = unsafe {
+        let waited = kernel::error::to_result(bindings::submit_bio_wait(last));
+        bindings::bio_put(last);
+        waited
+    };
+    result.and(waited)
+}
+
+/// A bio that reads or writes `len` bytes at byte `pos` of `bdev` into or from the start of
+/// `pages`, ready to be submitted. The caller owns it.
+fn new_bio(
+    bdev: &BlockDevice,
+    op: bindings::req_op,
+    pos: u64,
+    len: u64,
+    pages: &[Page],
+) -> Result<*mut bindings::bio> {
     let nr_pages = len.div_ceil(PAGE_SIZE as u64) as usize;
     if nr_pages > pages.len() {
         return Err(EINVAL);
@@ -144,22 +233,18 @@ fn rw(bdev: &BlockDevice, op: bindings::req_op, pos: u64, len: u64, pages: &[Pag
         return Err(ENOMEM);
     }
     let mut left = len;
-    let mut result = Ok(());
-    // SAFETY: `bio` is ours until `bio_put()`; the pages outlive the synchronous I/O.
+    // SAFETY: `bio` is ours and has room for `nr_pages` pages; the caller keeps the pages alive
+    // until the I/O completed.
     unsafe {
         (*bio).bi_iter.bi_sector = pos >> SECTOR_SHIFT;
         for page in &pages[..nr_pages] {
             let n = left.min(PAGE_SIZE as u64) as u32;
             if bindings::bio_add_page(bio, page.as_ptr(), n, 0) != n as i32 {
-                result = Err(EIO);
-                break;
+                bindings::bio_put(bio);
+                return Err(EIO);
             }
             left -= u64::from(n);
         }
-        if result.is_ok() {
-            result = kernel::error::to_result(bindings::submit_bio_wait(bio));
-        }
-        bindings::bio_put(bio);
     }
-    result
+    Ok(bio)
 }

@@ -263,12 +263,24 @@ impl Plan {
 
     /// The next chunk of the copy of `src` to `dst`, or `None` when all bytes were handed out.
     pub(crate) fn next_chunk(&mut self, src: &[Seg], dst: &[Seg]) -> Option<Chunk> {
+        self.next_chunk_upto(src, dst, self.max_bytes)
+    }
+
+    /// Like [`Plan::next_chunk`], with the chunk also at most `limit` bytes long.
+    ///
+    /// `limit` must be a non-zero multiple of the alignment the copy was validated with.
+    pub(crate) fn next_chunk_upto(
+        &mut self,
+        src: &[Seg],
+        dst: &[Seg],
+        limit: u64,
+    ) -> Option<Chunk> {
         let mut chunk = self.next;
         let left = self.remaining();
         if left == 0 {
             return None;
         }
-        let len = left.min(self.max_bytes);
+        let len = left.min(self.max_bytes).min(limit);
         let len = chunk.src.reach(src, self.max_src, len);
         chunk.len = chunk.dst.reach(dst, self.max_dst, len);
         self.next.src.advance(src, chunk.len);
@@ -419,6 +431,32 @@ mod tests {
             n += 1;
         }
         assert_eq!(lens, [4096, 4096, 4096, 0]);
+        Ok(())
+    }
+
+    #[test]
+    fn planner_caps_chunks_at_a_limit() -> Result {
+        // Filling a buffer of 12 KiB: a 4 KiB range, then what is left of it from the next.
+        let src = [seg(0, 4096), seg(8192, 16384)];
+        let dst = [seg(65536, 20480)];
+        let mut plan = Plan::new(20480, 8192, 1, 1)?;
+        let first = plan.next_chunk_upto(&src, &dst, 12288).ok_or(EINVAL)?;
+        assert_eq!((first.len, first.done), (4096, 0));
+        let second = plan.next_chunk_upto(&src, &dst, 8192).ok_or(EINVAL)?;
+        assert_eq!((second.len, second.done), (8192, 4096));
+        assert_eq!(
+            second.src.pieces(&src, second.len).next(),
+            Some((8192, 8192))
+        );
+        assert_eq!(
+            second.dst.pieces(&dst, second.len).next(),
+            Some((69632, 8192))
+        );
+        let third = plan.next_chunk_upto(&src, &dst, 4096).ok_or(EINVAL)?;
+        assert_eq!((third.len, third.done), (4096, 12288));
+        let last = plan.next_chunk_upto(&src, &dst, 1 << 20).ok_or(EINVAL)?;
+        assert_eq!((last.len, last.done), (4096, 16384));
+        assert!(plan.next_chunk_upto(&src, &dst, 4096).is_none());
         Ok(())
     }
 

@@ -4,10 +4,13 @@
 //!
 //! The device's bytes live in page-sized blocks allocated on first write and kept in an
 //! [`XArray`] indexed by block number; sectors that were never written, or were discarded, read
-//! as zeroes. Reads only take the array's lock; everything that changes the array also holds
-//! [`DiskStorage::update`], so that a block allocated outside the array's spinlock is never
-//! stored over another one.
+//! as zeroes. A stored block is never changed: a write fills a spare block and stores it in
+//! place of the old one, so that a copy of whole blocks only shares them between source and
+//! destination (copy on write), and readers see a block old or new, never a mix. Reads only
+//! take the array's lock; everything that changes the array also holds [`DiskStorage::update`],
+//! which keeps the spare.
 
+use core::pin::Pin;
 use kernel::{
     block::{
         bio::CopyRange,
@@ -20,15 +23,26 @@ use kernel::{
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::Mutex,
+    sync::{
+        Arc,
+        Mutex,
+        UniqueArc, //
+    },
     xarray::{
         AllocKind,
+        Guard,
         XArray, //
     }, //
 };
 
 /// The bytes of one page of the device.
 type Block = [u8; PAGE_SIZE];
+
+/// A stored block, shared by every place of the device that holds the same bytes.
+type Shared = Arc<KBox<Block>>;
+
+/// A block nothing else references: the spare, being filled before it is stored.
+type Spare = UniqueArc<KBox<Block>>;
 
 /// Pieces a copy moves under one hold of the array's lock.
 const COPY_BATCH: usize = 64;
@@ -48,17 +62,47 @@ fn in_block(pos: u64, len: u64) -> usize {
 #[pin_data]
 pub(crate) struct DiskStorage {
     #[pin]
-    blocks: XArray<KBox<Block>>,
-    /// Held by everything that changes `blocks`. The block it holds is the spare of copies: a
-    /// whole destination block is replaced by the spare filled with the source, and the block
-    /// it replaces becomes the next spare.
+    blocks: XArray<Shared>,
+    /// Held by everything that changes `blocks`, with the spare block: the next block stored is
+    /// filled in it, and a block it replaces that nothing else references is the next spare.
     #[pin]
-    update: Mutex<Option<KBox<Block>>>,
+    update: Mutex<Option<Spare>>,
 }
 
 /// A new zero-filled block.
-fn new_block(flags: kernel::alloc::Flags) -> Result<KBox<Block>> {
-    KBox::init(pin_init::init_zeroed(), flags)
+fn new_block(flags: kernel::alloc::Flags) -> Result<Spare> {
+    Ok(UniqueArc::new(
+        KBox::init(pin_init::init_zeroed(), flags)?,
+        flags,
+    )?)
+}
+
+/// Stores `block` at `index`; returns the block it replaced when nothing else references that,
+/// for the next spare. Storing into a hole may drop the array's lock to allocate: readers then
+/// still see the hole.
+fn replace(blocks: &mut Guard<'_, Shared>, index: usize, block: Shared) -> Result<Option<Spare>> {
+    let old = blocks.store(index, block, GFP_NOIO).map_err(|e| e.error)?;
+    Ok(old.and_then(|old| Arc::into_unique_or_drop(old).map(Pin::into_inner)))
+}
+
+/// Rewrites `n` bytes at `offset` of the block at `index` with `fill`, through `spare`: the
+/// block's other bytes are kept (a hole's are zeroes), unless the whole block is rewritten.
+/// Returns the next spare.
+fn rewrite(
+    blocks: &mut Guard<'_, Shared>,
+    index: usize,
+    (offset, n): (usize, usize),
+    mut spare: Spare,
+    fill: impl FnOnce(&mut [u8], &Guard<'_, Shared>) -> Result,
+) -> Result<Option<Spare>> {
+    if n < PAGE_SIZE {
+        match blocks.get(index) {
+            Some(old) => spare.copy_from_slice(&old[..]),
+            None => spare.fill(0),
+        }
+    }
+    fill(&mut spare[offset..offset + n], blocks)?;
+    replace(blocks, index, spare.into())
 }
 
 impl DiskStorage {
@@ -69,18 +113,13 @@ impl DiskStorage {
         })
     }
 
-    /// Makes sure the block at `index` exists, allocating it zeroed. Needs `update` held; takes
-    /// the array's lock only around the lookup and the store, as allocating may sleep.
-    fn ensure_block(&self, index: usize) -> Result {
-        if self.blocks.lock().get(index).is_some() {
-            return Ok(());
+    /// The spare block of `update`, allocated if there is none. Allocating may sleep, so the
+    /// caller must not hold the array's lock.
+    fn take_spare(spare: &mut Option<Spare>) -> Result<Spare> {
+        match spare.take() {
+            Some(block) => Ok(block),
+            None => new_block(GFP_NOIO),
         }
-        let block = new_block(GFP_NOIO)?;
-        self.blocks
-            .lock()
-            .store(index, block, GFP_NOIO)
-            .map_err(|e| e.error)?;
-        Ok(())
     }
 
     /// Fills the segments of read request `rq` from the device.
@@ -106,16 +145,17 @@ impl DiskStorage {
     /// Stores the segments of write request `rq` on the device.
     pub(crate) fn write<T: Operations>(&self, rq: &Request<T>) -> Result {
         let mut pos = rq.sector() << SECTOR_SHIFT;
-        let _update = self.update.lock();
+        let mut spare = self.update.lock();
         rq.for_each_segment(|seg| {
             let mut done = 0;
             while done < seg.len() {
                 let n = in_block(pos, (seg.len() - done) as u64);
                 let (index, offset) = locate(pos);
-                self.ensure_block(index)?;
+                let block = Self::take_spare(&mut spare)?;
                 let mut blocks = self.blocks.lock();
-                let block = blocks.get_mut(index).ok_or(EIO)?;
-                seg.read_at(done, &mut block[offset..offset + n])?;
+                *spare = rewrite(&mut blocks, index, (offset, n), block, |bytes, _| {
+                    seg.read_at(done, bytes)
+                })?;
                 done += n;
                 pos += n as u64;
             }
@@ -124,30 +164,33 @@ impl DiskStorage {
     }
 
     /// Discards `nr_bytes` at sector `sector`: whole blocks are freed, parts of blocks zeroed.
-    pub(crate) fn discard(&self, sector: u64, nr_bytes: u64) {
+    pub(crate) fn discard(&self, sector: u64, nr_bytes: u64) -> Result {
         let mut pos = sector << SECTOR_SHIFT;
         let end = pos + nr_bytes;
-        let _update = self.update.lock();
-        let mut blocks = self.blocks.lock();
+        let mut spare = self.update.lock();
         while pos < end {
             let n = in_block(pos, end - pos);
             let (index, offset) = locate(pos);
             if n == PAGE_SIZE {
-                drop(blocks.remove(index));
-            } else if let Some(block) = blocks.get_mut(index) {
-                block[offset..offset + n].fill(0);
+                drop(self.blocks.lock().remove(index));
+            } else if self.blocks.lock().get(index).is_some() {
+                let block = Self::take_spare(&mut spare)?;
+                let mut blocks = self.blocks.lock();
+                *spare = rewrite(&mut blocks, index, (offset, n), block, |bytes, _| {
+                    bytes.fill(0);
+                    Ok(())
+                })?;
             }
             pos += n as u64;
         }
+        Ok(())
     }
 
     /// Copies the source ranges, read in order, over the destination ranges.
     ///
-    /// Both lists have the same total length (the block layer checked that). A whole block is
-    /// copied once, into the spare block, which then replaces the destination block, so that
-    /// readers see the old or the new block, never a mix; parts of blocks go through the spare
-    /// into the destination. The array's lock is held for [`COPY_BATCH`] pieces at a time, and
-    /// dropped to allocate.
+    /// Both lists have the same total length (the block layer checked that). A whole source
+    /// block is shared with its destination; parts of blocks are written through the spare.
+    /// The array's lock is held for [`COPY_BATCH`] pieces at a time, and dropped to allocate.
     pub(crate) fn copy(
         &self,
         src: impl Iterator<Item = CopyRange>,
@@ -168,50 +211,39 @@ impl DiskStorage {
             let n = in_block(src_pos, src_left.min(dst_left)).min(in_block(dst_pos, dst_left));
             let (src_index, src_offset) = locate(src_pos);
             let (dst_index, dst_offset) = locate(dst_pos);
-            let partial_into_hole = n < PAGE_SIZE && blocks.get(dst_index).is_none();
-            if spare.is_none() || partial_into_hole {
-                // Allocating may sleep: not under the array's spinlock.
-                drop(blocks);
-                if spare.is_none() {
-                    *spare = Some(new_block(GFP_NOIO)?);
-                }
-                if partial_into_hole {
-                    self.ensure_block(dst_index)?;
-                }
-                blocks = self.blocks.lock();
-            }
-            let block = Option::as_mut(&mut *spare).ok_or(ENOMEM)?;
-            let has_src = match blocks.get(src_index) {
-                Some(src_block) => {
-                    block[..n].copy_from_slice(&src_block[src_offset..src_offset + n]);
-                    true
-                }
-                None => false,
-            };
-            if n == PAGE_SIZE {
-                if has_src {
-                    let new = spare.take().ok_or(ENOMEM)?;
-                    // Storing into a hole may drop the lock to allocate: readers then still
-                    // see the hole, which reads as the old zeroes.
-                    match blocks.store(dst_index, new, GFP_NOIO) {
-                        Ok(old) => *spare = old,
-                        Err(e) => {
-                            *spare = Some(e.value);
-                            return Err(e.error);
-                        }
-                    }
-                } else {
+            let next = if n == PAGE_SIZE {
+                match blocks.get(src_index).map(Shared::from) {
+                    Some(shared) => replace(&mut blocks, dst_index, shared)?,
                     // The source was never written: neither is the destination from now on.
-                    drop(blocks.remove(dst_index));
+                    None => blocks
+                        .remove(dst_index)
+                        .and_then(|old| Arc::into_unique_or_drop(old).map(Pin::into_inner)),
                 }
             } else {
-                match blocks.get_mut(dst_index) {
-                    Some(dst_block) if has_src => {
-                        dst_block[dst_offset..dst_offset + n].copy_from_slice(&block[..n])
-                    }
-                    Some(dst_block) => dst_block[dst_offset..dst_offset + n].fill(0),
-                    None => return Err(EIO),
-                }
+                let Some(block) = spare.take() else {
+                    // Allocating may sleep: not under the array's spinlock. Then this piece
+                    // again.
+                    drop(blocks);
+                    *spare = Some(new_block(GFP_NOIO)?);
+                    blocks = self.blocks.lock();
+                    continue;
+                };
+                rewrite(
+                    &mut blocks,
+                    dst_index,
+                    (dst_offset, n),
+                    block,
+                    |bytes, blocks| {
+                        match blocks.get(src_index) {
+                            Some(src) => bytes.copy_from_slice(&src[src_offset..src_offset + n]),
+                            None => bytes.fill(0),
+                        }
+                        Ok(())
+                    },
+                )?
+            };
+            if spare.is_none() {
+                *spare = next;
             }
             batch += 1;
             if batch == COPY_BATCH {
