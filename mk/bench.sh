@@ -29,11 +29,23 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_MEM_DEVICES:=rnull nullb}"
 : "${BENCH_MEM_SIZES:=64M 1G}"
 : "${BENCH_MEMCPY_BYTES:=256M}"
+: "${BENCH_IDLE_SECS:=5}"		# idle guest CPU, subtracted from the copies
+: "${BENCH_CPU_DEVICES:=nvme}"		# also measured for CPU time in long runs:
+: "${BENCH_CPU_SIZE:=16M}"		# calls of this size
+: "${BENCH_CPU_BYTES:=1G}"		# this many bytes per repetition
 : "${BENCH_CMD_TIMEOUT:=600}"		# one copy_bench run in the guest
 : "${BENCH_TIMEOUT:=3600}"		# the whole guest
 : "${BENCH_PROFILE:=}"			# non-empty: also profile each method (perf)
 : "${BENCH_PROFILE_BYTES:=64M}"		# bytes copied while profiling
 : "${BENCH_OUT:=$BUILD/results/bench}"
+
+# QEMU NVMe namespace 1 as a drive offers it for bulk copies, not with make
+# check's small limits that exist to exercise splitting: ranges and commands
+# of up to BENCH_NVME_MCL blocks of 4 KiB (8 MiB), 256 ranges per command.
+: "${BENCH_NVME_MSSRL:=2048}"
+: "${BENCH_NVME_MCL:=2048}"
+: "${BENCH_NVME_MSRC:=255}"		# 0's based
+NVME_NS1_MSSRL=$BENCH_NVME_MSSRL NVME_NS1_MCL=$BENCH_NVME_MCL NVME_NS1_MSRC=$BENCH_NVME_MSRC
 
 vm_init bench || exit 1
 out=$BENCH_OUT

@@ -183,6 +183,13 @@ bench_device() {
 					-m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -t 0 \
 					-r "$BENCH_REPS" "$DEV" 0 "$half"
 			done
+			# CPU time: ticks count it, so copy for long, over the same
+			# range again and again.
+			[[ " $BENCH_CPU_DEVICES " == *" $name "* ]] || continue
+			run "$name" "$m $BENCH_CPU_BYTES for CPU time" copy -L "$name" -m "$m" \
+				-s "$BENCH_CPU_SIZE" -t 0 -r "$BENCH_REPS_LARGE" \
+				-R $(($(bytes "$BENCH_CPU_BYTES") / $(bytes "$BENCH_CPU_SIZE"))) \
+				"$DEV" 0 "$half"
 		done
 		if [[ -n $BENCH_PROFILE ]] && command -v perf >/dev/null; then
 			for m in rw onload offload; do
@@ -216,6 +223,7 @@ printf '{"kind":"guest","kernel":"%s","cpus":%s,"mem_kib":%s,"cpu_model":"%s"}\n
 log "guest: kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) KiB"
 _mount_configfs
 run memcpy "memcpy $BENCH_MEMCPY_BYTES" memcpy -s "$BENCH_MEMCPY_BYTES" -r "$BENCH_REPS"
+run idle "idle ${BENCH_IDLE_SECS}s" idle -s "$BENCH_IDLE_SECS" -r 3
 for name in $BENCH_DEVICES; do
 	case $name in
 	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;

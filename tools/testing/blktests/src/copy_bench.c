@@ -5,9 +5,10 @@
  * memory-copy bandwidth of one CPU.
  *
  *   copy_bench memcpy [-s SIZE] [-r REPS]
+ *   copy_bench idle [-s SECONDS] [-r REPS]
  *   copy_bench fill DEV OFF LEN
  *   copy_bench copy -m METHOD [-s SIZE] [-n RANGES] [-t MIN] [-r REPS]
- *                   [-b BUF] [-M] [-L LABEL] DEV SRC DST
+ *                   [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST
  *
  * METHOD is
  *   rw       pread() + pwrite() through a BUF-byte buffer (default 1 MiB),
@@ -22,16 +23,21 @@
  * SIZE bytes each, call i from SRC + i * SIZE to DST + i * SIZE. With
  * RANGES > 1 (BLKCOPY only), each call has RANGES ranges of SIZE / RANGES
  * bytes with a gap of the same size after each, so that they cannot merge.
+ * With ROUNDS > 1 a repetition makes its calls that many times over, to copy
+ * more than the device holds: long enough for the guest's CPU accounting,
+ * which counts ticks.
  *
  * Every repetition is checked: BLKCOPY's out_flags and the disk's
  * copy_stats/ must show the expected method, and two destination blocks
  * overwritten before the repetition must hold the source afterwards.
  *
- * Prints one JSON object per line: "memcpy" per repetition, "copy" per
+ * Prints one JSON object per line: "memcpy" per repetition, "idle" per
+ * repetition (guest CPU seconds while sleeping SECONDS), "copy" per
  * repetition (seconds, guest CPU seconds from /proc/stat, per-call latency
  * p50 and p99, "check": "ok" or what was wrong), "mem" instead of "copy" with
  * -M (idle and peak kernel memory sampled from /proc/meminfo while copying;
- * the sampling costs CPU, so these runs are not for time or CPU).
+ * the sampling costs CPU, so these runs are not for time or CPU), "cpu"
+ * instead of "copy" with -R.
  * Sizes take a K, M or G suffix. Exits 1 on a failed call, 2 on bad usage.
  */
 #define _GNU_SOURCE
@@ -61,7 +67,7 @@ static const char *const method_names[] = { "rw", "splice", "onload", "offload" 
 struct opts {
 	enum method method;
 	unsigned long long size, min_bytes, buf_bytes, src, dst;
-	unsigned int ranges, reps;
+	unsigned int ranges, reps, rounds;
 	int mem;
 	const char *label, *dev;
 };
@@ -290,6 +296,35 @@ static int do_memcpy(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What the guest's CPUs do while nothing is copied (timer ticks, RCU, kernel
+ * threads): the copy measurements' CPU time includes it.
+ */
+static int do_idle(int argc, char **argv)
+{
+	unsigned int secs = 5, reps = 3, r;
+	double u0, s0, u1, s1, t0;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:r:")) != -1) {
+		switch (opt) {
+		case 's': secs = atoi(optarg); break;
+		case 'r': reps = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	for (r = 0; r < reps; r++) {
+		cpu_times(&u0, &s0);
+		t0 = now();
+		sleep(secs);
+		cpu_times(&u1, &s1);
+		printf("{\"kind\":\"idle\",\"rep\":%u,\"secs\":%.6f,\"cpu_user\":%.3f,\"cpu_sys\":%.3f}\n",
+		       r, now() - t0, u1 - u0, s1 - s0);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int do_fill(int argc, char **argv)
 {
 	unsigned long long off, len, n, chunk = 1 << 20;
@@ -458,9 +493,9 @@ static int do_copy(int argc, char **argv)
 {
 	struct opts o = {
 		.size = 1 << 20, .min_bytes = 8 << 20, .buf_bytes = 1 << 20,
-		.ranges = 1, .reps = 5, .label = "",
+		.ranges = 1, .reps = 5, .rounds = 1, .label = "",
 	};
-	unsigned long long calls, span, devsize, i, psrc[2], pdst[2];
+	unsigned long long calls, span, devsize, i, n, psrc[2], pdst[2];
 	long long st0[NR_STATS], st1[NR_STATS], d, want[NR_STATS], idle = 0;
 	double u0, s0, u1, s1, t0, t1, *lat;
 	char *pbuf, *sbuf, check[512];
@@ -468,7 +503,7 @@ static int do_copy(int argc, char **argv)
 	int opt, m = -1, p;
 	unsigned int r, k;
 
-	while ((opt = getopt(argc, argv, "m:s:n:t:r:b:ML:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:t:r:R:b:ML:")) != -1) {
 		switch (opt) {
 		case 'm':
 			for (k = 0; k < 4; k++)
@@ -479,6 +514,7 @@ static int do_copy(int argc, char **argv)
 		case 'n': o.ranges = atoi(optarg); break;
 		case 't': o.min_bytes = parse_size(optarg); break;
 		case 'r': o.reps = atoi(optarg); break;
+		case 'R': o.rounds = atoi(optarg); break;
 		case 'b': o.buf_bytes = parse_size(optarg); break;
 		case 'M': o.mem = 1; break;
 		case 'L': o.label = optarg; break;
@@ -486,7 +522,7 @@ static int do_copy(int argc, char **argv)
 		}
 	}
 	if (m < 0 || argc - optind != 3) {
-		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-t MIN] [-r REPS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
+		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-t MIN] [-r REPS] [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
 		return 2;
 	}
 	o.method = m;
@@ -494,7 +530,7 @@ static int do_copy(int argc, char **argv)
 	o.src = parse_size(argv[optind + 1]);
 	o.dst = parse_size(argv[optind + 2]);
 	if (o.ranges < 1 || o.ranges > BLKCOPY_MAX_RANGES ||
-	    (o.ranges > 1 && o.method < M_ONLOAD) || !o.reps || !o.buf_bytes ||
+	    (o.ranges > 1 && o.method < M_ONLOAD) || !o.reps || !o.rounds || !o.buf_bytes ||
 	    o.size % ((unsigned long long)o.ranges * BLK) || !o.size) {
 		fprintf(stderr, "copy_bench: bad ranges, size or repetitions\n");
 		return 2;
@@ -503,6 +539,7 @@ static int do_copy(int argc, char **argv)
 	c.stride = o.ranges > 1 ? 2 * o.size : o.size;
 	calls = o.min_bytes > o.size ? o.min_bytes / o.size : 1;
 	span = calls * c.stride;
+	n = calls * o.rounds;
 
 	c.fd = open_dev(o.dev, O_RDWR | O_DIRECT);
 	if (ioctl(c.fd, BLKGETSIZE64, &devsize))
@@ -516,7 +553,7 @@ static int do_copy(int argc, char **argv)
 	}
 	c.buf = alloc_aligned(o.size < o.buf_bytes ? o.size : o.buf_bytes);
 	c.arg = calloc(1, sizeof(*c.arg) + o.ranges * sizeof(c.arg->ranges[0]));
-	lat = calloc(calls, sizeof(*lat));
+	lat = calloc(n, sizeof(*lat));
 	pbuf = alloc_aligned(BLK);
 	sbuf = alloc_aligned(BLK);
 	if (!c.arg || !lat)
@@ -542,9 +579,9 @@ static int do_copy(int argc, char **argv)
 		}
 		cpu_times(&u0, &s0);
 		t0 = now();
-		for (i = 0; i < calls; i++) {
+		for (i = 0; i < n; i++) {
 			t1 = now();
-			copy_one(&c, i);
+			copy_one(&c, i % calls);
 			lat[i] = now() - t1;
 		}
 		if (o.method == M_SPLICE && fdatasync(c.out))
@@ -560,13 +597,13 @@ static int do_copy(int argc, char **argv)
 		check[0] = 0;
 		memset(want, 0, sizeof(want));
 		if (o.method == M_OFFLOAD)
-			want[0] = calls * o.size;
+			want[0] = n * o.size;
 		/*
 		 * Onload is BLKCOPY with copy_max_bytes 0: the offload it tries
 		 * first is refused (a fallback), then the kernel copies.
 		 */
 		if (o.method == M_ONLOAD)
-			want[1] = want[2] = calls * o.size;
+			want[1] = want[2] = n * o.size;
 		for (k = 0; k < NR_STATS; k++) {
 			d = st1[k] - st0[k];
 			if (st0[k] < 0 || st1[k] < 0)
@@ -575,9 +612,9 @@ static int do_copy(int argc, char **argv)
 				problem(check, sizeof(check), "%s moved %lld, expected %lld",
 					stat_names[k], d, want[k]);
 		}
-		if (o.method == M_OFFLOAD && c.offloaded != calls)
+		if (o.method == M_OFFLOAD && c.offloaded != n)
 			problem(check, sizeof(check), "%llu of %llu calls offloaded",
-				(unsigned long long)c.offloaded, calls);
+				(unsigned long long)c.offloaded, n);
 		if (o.method == M_ONLOAD && c.offloaded)
 			problem(check, sizeof(check), "%u calls offloaded", c.offloaded);
 		for (p = 0; p < 2; p++) {
@@ -588,13 +625,13 @@ static int do_copy(int argc, char **argv)
 					"destination at %llu differs from its source", pdst[p]);
 		}
 
-		qsort(lat, calls, sizeof(*lat), cmp_double);
+		qsort(lat, n, sizeof(*lat), cmp_double);
 		printf("{\"kind\":\"%s\",\"dev\":\"%s\",\"method\":\"%s\",\"size\":%llu,"
 		       "\"ranges\":%u,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
 		       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
-		       o.mem ? "mem" : "copy", o.label, method_names[o.method], o.size,
-		       o.ranges, calls, r, calls * o.size, t1 - t0, u1 - u0, s1 - s0,
-		       lat[(calls - 1) * 50 / 100] * 1e6, lat[(calls - 1) * 99 / 100] * 1e6);
+		       o.mem ? "mem" : o.rounds > 1 ? "cpu" : "copy", o.label,
+		       method_names[o.method], o.size, o.ranges, n, r, n * o.size, t1 - t0,
+		       u1 - u0, s1 - s0, lat[(n - 1) * 50 / 100] * 1e6, lat[(n - 1) * 99 / 100] * 1e6);
 		if (o.mem)
 			printf("\"mem_idle_kib\":%lld,\"mem_peak_kib\":%lld,", idle, sampler.peak);
 		printf("\"check\":\"%s\"}\n", check[0] ? check : "ok");
@@ -609,10 +646,12 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "memcpy"))
 		return do_memcpy(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "idle"))
+		return do_idle(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "fill"))
 		return do_fill(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "copy"))
 		return do_copy(argc - 1, argv + 1);
-	fprintf(stderr, "usage: copy_bench memcpy|fill|copy ...\n");
+	fprintf(stderr, "usage: copy_bench memcpy|idle|fill|copy ...\n");
 	return 2;
 }
