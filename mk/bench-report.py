@@ -86,9 +86,9 @@ class Group:
         self.call_secs = statistics.median(r["secs"] / r["calls"] for r in reps)
         self.mib = statistics.median(self.mibs) if self.mibs else None
         gib = [r["bytes"] / GIB for r in reps]
-        self.net = [net_cpu(r, idle) for r in reps]
-        self.sys = statistics.median(c[1] / g for c, g in zip(self.net, gib))
-        self.user = statistics.median(c[0] / g for c, g in zip(self.net, gib))
+        net = [net_cpu(r, idle) for r in reps]
+        self.sys = statistics.median(c[1] / g for c, g in zip(net, gib))
+        self.user = statistics.median(c[0] / g for c, g in zip(net, gib))
         self.p50 = statistics.median(r["lat_p50_us"] for r in reps)
         self.p99 = statistics.median(r["lat_p99_us"] for r in reps)
         self.bad = sum(r["check"] != "ok" for r in reps)
@@ -177,7 +177,7 @@ def targets(groups, mem, memcpy_mib, range_bytes, cpu_runs, idle):
 
     # CPU per GiB from the long runs: the guest's CPU accounting counts
     # ticks, too coarse for the copies of the main table.
-    name = "nvme offload CPU/GiB <= 1/10 of onload's, copies >= 1 MiB"
+    name = "nvme offload CPU/GiB <= 1/10 of onload's, long runs"
     cpu = {m: sum(cpu_per_gib(cpu_runs["nvme", m], idle))
            for m in ("offload", "onload") if cpu_runs.get(("nvme", m))}
     if len(cpu) < 2 or not cpu["onload"]:
