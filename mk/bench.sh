@@ -36,7 +36,9 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_CMD_TIMEOUT:=600}"		# one copy_bench run in the guest
 : "${BENCH_TIMEOUT:=3600}"		# the whole guest
 : "${BENCH_PROFILE:=}"			# non-empty: also profile each method (perf)
-: "${BENCH_PROFILE_BYTES:=64M}"		# bytes copied while profiling
+: "${BENCH_PROFILE_BYTES:=64M}"		# bytes copied per call while profiling,
+: "${BENCH_PROFILE_RANGES:=1}"		# in this many ranges,
+: "${BENCH_PROFILE_ROUNDS:=1}"		# this many times
 : "${BENCH_OUT:=$BUILD/results/bench}"
 
 # QEMU NVMe namespace 1 as a drive offers it for bulk copies, not with make

@@ -125,7 +125,8 @@ set_method() {
 
 # Profile method $2 on device $1 (block device $3, destinations from byte
 # $4): perf samples every CPU with the cpu-clock timer (TCG has no PMU)
-# while copy_bench copies $BENCH_PROFILE_BYTES in one call; the symbols
+# while copy_bench copies $BENCH_PROFILE_BYTES in calls of
+# $BENCH_PROFILE_RANGES ranges, $BENCH_PROFILE_ROUNDS times over; the symbols
 # above 1 % go to $out/profile-$1-$2.txt. perf cannot write its data to the
 # shared directory, so it goes to the guest's /tmp.
 profile() {
@@ -133,7 +134,8 @@ profile() {
 	data=$(mktemp /tmp/perf.XXXXXX)
 	log "$1: profile $2"
 	if ! perf record -q -a -g -e cpu-clock -F 999 -o "$data" -- "$bin" copy -L "$1" \
-			-m "$2" -s "$BENCH_PROFILE_BYTES" -t 0 -r 1 "$3" 0 "$4" >>"$FULL" 2>&1; then
+			-m "$2" -s "$BENCH_PROFILE_BYTES" -n "$BENCH_PROFILE_RANGES" \
+			-R "$BENCH_PROFILE_ROUNDS" -t 0 -r 1 "$3" 0 "$4" >>"$FULL" 2>&1; then
 		fail "$1" "profile $2"
 	else
 		perf report -i "$data" --stdio --no-children --sort sym --percent-limit 1 -g none \

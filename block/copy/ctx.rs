@@ -8,7 +8,9 @@
 //! (its clone inherits `bi_copy_ctx`) but never split it. `submit_bio_noacct()` hands every copy
 //! bio to [`blk_copy_submit_bio`]: on a stacking device with copy limits the bio goes on to its
 //! driver to be remapped; on a device with a request queue and copy limits it is parked in the
-//! context instead of being queued; elsewhere it fails.
+//! context instead of being queued; elsewhere it fails. When both devices have request queues
+//! nothing could remap a piece, so only the last destination piece goes as a bio and the others
+//! are parked as ranges at once, which saves two bios per range of a many-range copy.
 //!
 //! Translation is over when every bio has either been parked or failed. The context then checks
 //! what arrived: no failure, all destinations on one disk, all sources on that disk or on one
@@ -62,50 +64,92 @@ enum Phase {
     Done,
 }
 
-/// A bio parked at the device that will execute the copy.
+/// A piece of the chunk at the device that will execute the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Parked(NonNull<bindings::bio>);
+enum Parked {
+    /// A bio that came down the stack and was held back here.
+    Bio(NonNull<bindings::bio>),
+    /// A piece on a device with a request queue, never sent as a bio: no stacking driver could
+    /// have remapped it. `sector` is on the disk, as a bio's after the partition remap.
+    Direct {
+        bdev: NonNull<bindings::block_device>,
+        sector: u64,
+        nr_sectors: u32,
+    },
+}
 
 // SAFETY: A parked bio belongs to the context until the context ends or dispatches it, which may
-// happen on any CPU.
+// happen on any CPU; the device of a direct piece is held open by the copy's caller.
 unsafe impl Send for Parked {}
 
 impl Parked {
-    fn bio(self) -> *mut bindings::bio {
-        self.0.as_ptr()
+    /// A direct piece of `len` bytes at `pos` of `bdev`.
+    fn direct(bdev: &BlockDevice, pos: u64, len: u64) -> Self {
+        Self::Direct {
+            bdev: NonNull::from(bdev).cast(),
+            sector: (pos >> kernel::block::SECTOR_SHIFT) + bdev.start_sector(),
+            // Chunks are limited to `u32::MAX` bytes.
+            nr_sectors: (len >> kernel::block::SECTOR_SHIFT) as u32,
+        }
     }
 
-    /// Sectors the bio covers.
+    /// The bio, for a piece that came as one.
+    fn bio(self) -> Option<NonNull<bindings::bio>> {
+        match self {
+            Self::Bio(bio) => Some(bio),
+            Self::Direct { .. } => None,
+        }
+    }
+
+    /// The range on the disk the piece covers.
+    fn range(self) -> bindings::blk_copy_range {
+        match self {
+            // SAFETY: A parked bio is valid until the context ends it.
+            Self::Bio(bio) => unsafe {
+                let bio = bio.as_ptr();
+                bindings::blk_copy_range {
+                    bdev: (*bio).bi_bdev,
+                    sector: (*bio).bi_iter.bi_sector,
+                    nr_sectors: (*bio).bi_iter.bi_size >> kernel::block::SECTOR_SHIFT,
+                }
+            },
+            Self::Direct {
+                bdev,
+                sector,
+                nr_sectors,
+            } => bindings::blk_copy_range {
+                bdev: bdev.as_ptr(),
+                sector,
+                nr_sectors,
+            },
+        }
+    }
+
+    /// Sectors the piece covers.
     fn sectors(self) -> u64 {
-        // SAFETY: A parked bio is valid until the context ends it.
-        u64::from(unsafe { (*self.bio()).bi_iter.bi_size }) >> kernel::block::SECTOR_SHIFT
+        self.range().nr_sectors.into()
     }
 
-    /// The operation and flags of the bio.
-    fn opf(self) -> u32 {
-        // SAFETY: A parked bio is valid until the context ends it.
-        unsafe { (*self.bio()).bi_opf }
-    }
-
-    /// The device the bio lies on.
+    /// The device the piece lies on.
     fn bdev<'a>(self) -> &'a BlockDevice {
-        // SAFETY: A parked bio is valid, and holds its device open, until the context ends it;
-        // the returned reference is only used while the bio is parked.
-        unsafe { BlockDevice::from_raw((*self.bio()).bi_bdev) }
+        // SAFETY: A parked bio holds its device open until the context ends it, and the caller
+        // of the copy holds the device of a direct piece open until the copy has finished; the
+        // returned reference is only used while the piece is parked.
+        unsafe { BlockDevice::from_raw(self.range().bdev) }
     }
 }
 
 /// Mutable state of a context, under [`CopyCtx::state`].
 struct State {
     phase: Phase,
-    /// Bios neither parked nor failed yet, plus one for the submitter until it has submitted
+    /// Pieces neither parked nor failed yet, plus one for the submitter until it has submitted
     /// them all.
     pending: usize,
-    /// Bios submitted by the engine that have not completed.
+    /// Pieces that are or will be bios submitted by the engine and have not completed.
     outstanding: usize,
     /// First error, or `BLK_STS_OK`.
     status: BlkStatus,
-    /// Parked source and destination bios, in the order they arrived.
+    /// Parked source and destination pieces, in the order they arrived.
     src: KVec<Parked>,
     dst: KVec<Parked>,
     /// The parked bio sent down as the copy request.
@@ -127,6 +171,18 @@ impl State {
         }
     }
 
+    /// Parks a piece that was never a bio on the destination side (`dst`) or the source side.
+    fn park_direct(&mut self, piece: Parked, dst: bool) {
+        let list = if dst { &mut self.dst } else { &mut self.src };
+        // Cannot fail: the lists have room for every piece of the chunk.
+        if list.push_within_capacity(piece).is_err() {
+            self.fail(BLK_STS_IOERR);
+        }
+        // It needs no translation and never completes.
+        self.pending -= 1;
+        self.outstanding -= 1;
+    }
+
     fn settled(&self) -> bool {
         self.pending == 0 && self.outstanding == 0
     }
@@ -135,8 +191,9 @@ impl State {
 /// What to do after the state lock is dropped.
 enum Next {
     Nothing,
-    /// Send this bio down as the copy request of `nr_src` and `nr_dst` ranges.
-    Dispatch(Parked, usize, usize),
+    /// Send this parked bio down as the copy request of `nr_src` and `nr_dst` ranges.
+    Dispatch(NonNull<bindings::bio>, usize, usize),
+    /// End the parked bios among these pieces with the status.
     End(KVec<Parked>, KVec<Parked>, BlkStatus),
 }
 
@@ -189,7 +246,12 @@ impl CopyCtx {
         )
     }
 
-    /// Submits one bio per piece of the chunk, sources first, then lets translation finish.
+    /// Submits the pieces of the chunk, sources first, then lets translation finish.
+    ///
+    /// Between devices with request queues only the last destination piece travels as a bio:
+    /// nothing below could remap the others, so they are parked at once, and the bio checks
+    /// the destination on its way down (read-only, fault injection) and carries the chunk to
+    /// the driver. Otherwise every piece is a bio, for the stacking drivers to remap.
     pub(crate) fn submit(
         this: Arc<Self>,
         src_bdev: &BlockDevice,
@@ -197,11 +259,31 @@ impl CopyCtx {
         dst_bdev: &BlockDevice,
         dst: impl Iterator<Item = (u64, u64)>,
     ) {
-        for (pos, len) in src {
-            Self::submit_bio(&this, src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len);
-        }
-        for (pos, len) in dst {
-            Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
+        if src_bdev.is_bio_based() || dst_bdev.is_bio_based() {
+            for (pos, len) in src {
+                Self::submit_bio(&this, src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len);
+            }
+            for (pos, len) in dst {
+                Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
+            }
+        } else {
+            let mut dst = dst.peekable();
+            let mut carrier = None;
+            let mut st = this.state.lock();
+            for (pos, len) in src {
+                st.park_direct(Parked::direct(src_bdev, pos, len), false);
+            }
+            while let Some((pos, len)) = dst.next() {
+                if dst.peek().is_none() {
+                    carrier = Some((pos, len));
+                    break;
+                }
+                st.park_direct(Parked::direct(dst_bdev, pos, len), true);
+            }
+            drop(st);
+            if let Some((pos, len)) = carrier {
+                Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
+            }
         }
         let mut st = this.state.lock();
         st.pending -= 1;
@@ -247,7 +329,7 @@ impl CopyCtx {
     ///
     /// Returns `true` when the bio is to be submitted further.
     fn arrive(this: ArcBorrow<'_, Self>, bio: NonNull<bindings::bio>) -> bool {
-        let parked = Parked(bio);
+        let parked = Parked::Bio(bio);
         let bdev = parked.bdev();
         let lim = bdev.limits();
         let mut st = this.state.lock();
@@ -263,7 +345,8 @@ impl CopyCtx {
             // A stacking driver that opted in: it remaps the bio and submits it further down.
             return true;
         } else {
-            let op = parked.opf() & bindings::REQ_OP_MASK;
+            // SAFETY: The bio is valid and ours by the safety requirements of the hook.
+            let op = unsafe { (*bio.as_ptr()).bi_opf } & bindings::REQ_OP_MASK;
             let list = if op == bindings::req_op_REQ_OP_COPY_SRC {
                 &mut st.src
             } else {
@@ -280,7 +363,7 @@ impl CopyCtx {
             BLK_STS_IOERR
         };
         drop(st);
-        end_bio(parked, refuse);
+        end_bio(bio, refuse);
         false
     }
 
@@ -331,15 +414,15 @@ impl CopyCtx {
         match next {
             Next::Nothing => {}
             Next::Dispatch(bio, nr_src, nr_dst) => {
-                // SAFETY: The bio is parked, so valid.
-                let sector = unsafe { (*bio.bio()).bi_iter.bi_sector };
+                let parked = Parked::Bio(bio);
                 let nr_sectors = self.len >> kernel::block::SECTOR_SHIFT;
-                trace::dispatch(bio.bdev(), sector, nr_sectors, nr_src, nr_dst);
+                let sector = parked.range().sector;
+                trace::dispatch(parked.bdev(), sector, nr_sectors, nr_src, nr_dst);
                 // SAFETY: The bio is parked, so it is ours to submit; the hook will let it pass.
-                unsafe { bindings::submit_bio_noacct(bio.bio()) };
+                unsafe { bindings::submit_bio_noacct(bio.as_ptr()) };
             }
             Next::End(src, dst, status) => {
-                for bio in Iterator::chain(src.into_iter(), dst) {
+                for bio in Iterator::chain(src.into_iter(), dst).filter_map(Parked::bio) {
                     end_bio(bio, status);
                 }
             }
@@ -358,9 +441,15 @@ impl CopyCtx {
             st.phase = Phase::Done;
             return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
         }
+        // The first destination bio carries the chunk: there is one, as every chunk sends at
+        // least one destination piece as a bio.
+        let Some(bio) = st.dst.iter().find_map(|p| p.bio()) else {
+            st.fail(BLK_STS_IOERR);
+            st.phase = Phase::Done;
+            return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
+        };
         st.phase = Phase::Copy;
-        let bio = st.dst[0];
-        st.dispatched = Some(bio);
+        st.dispatched = Some(Parked::Bio(bio));
         Next::Dispatch(bio, st.src.len(), st.dst.len())
     }
 
@@ -401,11 +490,11 @@ impl CopyCtx {
 }
 
 /// Ends `bio` with `status`.
-fn end_bio(bio: Parked, status: BlkStatus) {
+fn end_bio(bio: NonNull<bindings::bio>, status: BlkStatus) {
     // SAFETY: The caller owns the bio (it is parked, or was handed to the hook) and gives it up.
     unsafe {
-        (*bio.bio()).bi_status = status;
-        bindings::bio_endio(bio.bio());
+        (*bio.as_ptr()).bi_status = status;
+        bindings::bio_endio(bio.as_ptr());
     }
 }
 
@@ -460,7 +549,7 @@ pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> 
         Some(ctx) => CopyCtx::arrive(ctx, bio),
         None => {
             // Copy bios only come from the engine.
-            end_bio(Parked(bio), BLK_STS_NOTSUPP);
+            end_bio(bio, BLK_STS_NOTSUPP);
             false
         }
     }
@@ -516,14 +605,7 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
         return;
     };
     let parked = *parked;
-    // SAFETY: The bio is parked and valid; `range` is valid for writes by the safety
-    // requirements.
-    unsafe {
-        let bio = parked.bio();
-        range.write(bindings::blk_copy_range {
-            bdev: (*bio).bi_bdev,
-            sector: (*bio).bi_iter.bi_sector,
-            nr_sectors: (*bio).bi_iter.bi_size >> kernel::block::SECTOR_SHIFT,
-        });
-    }
+    drop(st);
+    // SAFETY: `range` is valid for writes by the safety requirements.
+    unsafe { range.write(parked.range()) };
 }
