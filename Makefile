@@ -47,7 +47,7 @@ bench: prepare
 profile: prepare
 	@bash $(MK)/build-kernel.sh bench
 	@BENCH_OUT=$(BUILD)/results/profile BENCH_PROFILE=1 BENCH_DEVICES="rnull nvme" \
-		BENCH_METHODS=offload BENCH_SIZES=64M BENCH_SIZES_SMALL=16M BENCH_RANGES=1 \
+		BENCH_METHODS=offload BENCH_SIZES=64M BENCH_SIZES_SMALL=16M BENCH_RANGES=1 BENCH_GATHER_RANGES= \
 		BENCH_REPS=1 BENCH_MEM_DEVICES= bash $(MK)/bench.sh
 
 # A git work tree of the patched kernel for editing existing files, and the

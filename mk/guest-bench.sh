@@ -185,6 +185,11 @@ bench_device() {
 					-m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -t 0 \
 					-r "$BENCH_REPS" "$DEV" 0 "$half"
 			done
+			for n in $BENCH_GATHER_RANGES; do
+				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run" copy \
+					-L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G -t 0 \
+					-r "$BENCH_REPS" "$DEV" 0 "$half"
+			done
 			# CPU time: ticks count it, so copy for long, over the same
 			# range again and again.
 			[[ " $BENCH_CPU_DEVICES " == *" $name "* ]] || continue

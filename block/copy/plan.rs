@@ -53,7 +53,8 @@ impl Limits {
 /// The largest value of `bi_iter.bi_size`: no single copy bio may be longer.
 const BIO_MAX_BYTES: u64 = u32::MAX as u64;
 
-/// Checks that `segs` are non-empty, block aligned and inside a device of `capacity` bytes.
+/// Checks that `segs` are non-empty, aligned to `align` (a power of two, as logical block sizes
+/// are) and inside a device of `capacity` bytes.
 ///
 /// Returns their total length.
 fn check_side(segs: &[Seg], align: u64, capacity: u64) -> Result<u64> {
@@ -62,7 +63,7 @@ fn check_side(segs: &[Seg], align: u64, capacity: u64) -> Result<u64> {
     }
     let mut total: u64 = 0;
     for seg in segs {
-        if seg.len == 0 || seg.pos % align != 0 || seg.len % align != 0 {
+        if seg.len == 0 || (seg.pos | seg.len) & (align - 1) != 0 {
             return Err(EINVAL);
         }
         let end = seg.pos.checked_add(seg.len).ok_or(EINVAL)?;
@@ -144,6 +145,9 @@ pub(crate) fn validate(
     same_disk: bool,
 ) -> Result<u64> {
     let align = u64::from(src_dev.lbs.max(dst_dev.lbs));
+    if !align.is_power_of_two() {
+        return Err(EINVAL);
+    }
     let len = check_side(src, align, src_dev.capacity)?;
     if check_side(dst, align, dst_dev.capacity)? != len {
         return Err(EINVAL);

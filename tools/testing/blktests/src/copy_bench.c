@@ -7,7 +7,7 @@
  *   copy_bench memcpy [-s SIZE] [-r REPS]
  *   copy_bench idle [-s SECONDS] [-r REPS]
  *   copy_bench fill DEV OFF LEN
- *   copy_bench copy -m METHOD [-s SIZE] [-n RANGES] [-t MIN] [-r REPS]
+ *   copy_bench copy -m METHOD [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS]
  *                   [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST
  *
  * METHOD is
@@ -23,6 +23,9 @@
  * SIZE bytes each, call i from SRC + i * SIZE to DST + i * SIZE. With
  * RANGES > 1 (BLKCOPY only), each call has RANGES ranges of SIZE / RANGES
  * bytes with a gap of the same size after each, so that they cannot merge.
+ * -G gathers: the destination ranges of a call follow each other without
+ * gaps, as in garbage collection (NVMe: one command, as its Copy command has
+ * many source ranges but one destination).
  * With ROUNDS > 1 a repetition makes its calls that many times over, to copy
  * more than the device holds: long enough for the guest's CPU accounting,
  * which counts ticks.
@@ -68,7 +71,7 @@ struct opts {
 	enum method method;
 	unsigned long long size, min_bytes, buf_bytes, src, dst;
 	unsigned int ranges, reps, rounds;
-	int mem;
+	int mem, gather;
 	const char *label, *dev;
 };
 
@@ -413,7 +416,7 @@ static unsigned long long src_of(const struct copier *c, unsigned long long call
 static unsigned long long dst_of(const struct copier *c, unsigned long long call,
 				 unsigned int range)
 {
-	return c->o->dst + call * c->stride + range * 2 * c->rlen;
+	return c->o->dst + call * c->stride + range * (c->o->gather ? 1 : 2) * c->rlen;
 }
 
 /* Copy call number @call. */
@@ -503,7 +506,7 @@ static int do_copy(int argc, char **argv)
 	int opt, m = -1, p;
 	unsigned int r, k;
 
-	while ((opt = getopt(argc, argv, "m:s:n:t:r:R:b:ML:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:Gt:r:R:b:ML:")) != -1) {
 		switch (opt) {
 		case 'm':
 			for (k = 0; k < 4; k++)
@@ -517,12 +520,13 @@ static int do_copy(int argc, char **argv)
 		case 'R': o.rounds = atoi(optarg); break;
 		case 'b': o.buf_bytes = parse_size(optarg); break;
 		case 'M': o.mem = 1; break;
+		case 'G': o.gather = 1; break;
 		case 'L': o.label = optarg; break;
 		default: return 2;
 		}
 	}
 	if (m < 0 || argc - optind != 3) {
-		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-t MIN] [-r REPS] [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
+		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS] [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
 		return 2;
 	}
 	o.method = m;
@@ -627,10 +631,10 @@ static int do_copy(int argc, char **argv)
 
 		qsort(lat, n, sizeof(*lat), cmp_double);
 		printf("{\"kind\":\"%s\",\"dev\":\"%s\",\"method\":\"%s\",\"size\":%llu,"
-		       "\"ranges\":%u,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
+		       "\"ranges\":%u,\"gather\":%d,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
 		       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
 		       o.mem ? "mem" : o.rounds > 1 ? "cpu" : "copy", o.label,
-		       method_names[o.method], o.size, o.ranges, n, r, n * o.size, t1 - t0,
+		       method_names[o.method], o.size, o.ranges, o.gather, n, r, n * o.size, t1 - t0,
 		       u1 - u0, s1 - s0, lat[(n - 1) * 50 / 100] * 1e6, lat[(n - 1) * 99 / 100] * 1e6);
 		if (o.mem)
 			printf("\"mem_idle_kib\":%lld,\"mem_peak_kib\":%lld,", idle, sampler.peak);
