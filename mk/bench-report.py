@@ -99,7 +99,7 @@ class Group:
 
 def analyse(rows):
     copies = defaultdict(list)
-    gathered = defaultdict(list)
+    per_range = defaultdict(list)
     mem = defaultdict(list)
     bad, memcpy, devices, fails, guest, idle = [], [], {}, [], {}, []
     cpu_runs = defaultdict(list)
@@ -127,15 +127,18 @@ def analyse(rows):
             key = (r["dev"], r["method"], r["size"], r["ranges"])
             if kind == "mem":
                 mem[key].append(r)
+            elif r.get("rounds", 1) > 1:
+                # The range runs: each repetition makes the same call several times.
+                per_range[key + (r.get("gather", 0),)].append(r)
             else:
-                (gathered if r.get("gather") else copies)[key].append(r)
+                copies[key].append(r)
     # CPU seconds per second of the idle guest, user and kernel.
     secs = sum(r["secs"] for r in idle)
     idle_rate = (sum(r["cpu_user"] for r in idle) / secs, sum(r["cpu_sys"] for r in idle) / secs) \
         if secs else (0.0, 0.0)
     groups = {k: Group(v, idle_rate) for k, v in copies.items()}
-    gathered = {k: Group(v, idle_rate) for k, v in gathered.items()}
-    return groups, gathered, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs
+    per_range = {k: Group(v, idle_rate) for k, v in per_range.items()}
+    return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs
 
 
 def cpu_per_gib(reps, idle):
@@ -153,9 +156,10 @@ def verdict(ok):
     return "pass" if ok else "miss"
 
 
-def targets(groups, gathered, mem, memcpy_mib, range_bytes, cpu_runs, idle):
-    """One line per target: (name, pass or miss, detail). Gathered copies (one destination run)
-    are shown next to the target, which is for ranges with gaps on both sides."""
+def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle):
+    """One line per target: (name, pass or miss, detail). per_range is keyed by device, method,
+    size, ranges and whether the destinations are gathered into one run; gathered copies are
+    shown next to the target, which is for ranges with gaps on both sides."""
     out = []
 
     def sizes(dev, method, minimum=0):
@@ -204,7 +208,7 @@ def targets(groups, gathered, mem, memcpy_mib, range_bytes, cpu_runs, idle):
 
     for dev in DEVICES:
         for method in ("offload", "onload"):
-            one, many = groups.get((dev, method, range_bytes, 1)), groups.get((dev, method, range_bytes, 256))
+            one, many = per_range.get((dev, method, range_bytes, 1, 0)), per_range.get((dev, method, range_bytes, 256, 0))
             if method == "onload" and not (one and many):
                 continue        # not a target, shown when measured
             name = f"{dev} {method} 256 ranges <= 1.5x one range, {size_name(range_bytes)}"
@@ -214,7 +218,7 @@ def targets(groups, gathered, mem, memcpy_mib, range_bytes, cpu_runs, idle):
                 ratio = many.call_secs / one.call_secs
                 out.append((name, verdict(ratio <= 1.5), f"{many.call_secs * 1e3:.1f} ms vs "
                             f"{one.call_secs * 1e3:.1f} ms: {ratio:.2f}x"))
-            gather = gathered.get((dev, method, range_bytes, 256))
+            gather = per_range.get((dev, method, range_bytes, 256, 1))
             if one and gather:
                 ratio = gather.call_secs / one.call_secs
                 out.append((f"{dev} {method} 256 ranges gathered into one destination <= 1.5x one range, "
@@ -319,10 +323,10 @@ def main():
         return 2
     results = Path(sys.argv[1])
     rows, info, problems = load(results)
-    groups, gathered, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs = analyse(rows)
+    groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs = analyse(rows)
     # Targets and plot only from measurements whose every check passed.
     good = {k: g for k, g in groups.items() if not g.bad}
-    gathered_good = {k: g for k, g in gathered.items() if not g.bad}
+    per_range_good = {k: g for k, g in per_range.items() if not g.bad}
     mem_good = {k: reps for k, reps in mem.items() if all(r["check"] == "ok" for r in reps)}
     memcpy_mib = statistics.median(memcpy) if memcpy else None
     config = (results / "config").read_text() if (results / "config").exists() else ""
@@ -371,17 +375,17 @@ def main():
                  "p50 us", "p99 us", "reps"], main_rows) + [""]
 
     range_rows = []
-    calls = [(k, g, "gaps") for k, g in groups.items()] + [(k, g, "one run") for k, g in gathered.items()]
-    for (dev, method, size, n), g, dst in sorted(calls, key=lambda c: (
-            DEVICES.index(c[0][0]) if c[0][0] in DEVICES else 9, c[0][1], c[2], c[0][3])):
-        if size != range_bytes or method not in ("onload", "offload"):
-            continue
-        one = groups.get((dev, method, size, 1))
-        range_rows.append([dev, method, n, dst if n > 1 else "-", f"{g.call_secs * 1e3:.1f}", fmt(g.mib), g.spread(),
+    for (dev, method, size, n, gather), g in sorted(per_range.items(), key=lambda kv: (
+            DEVICES.index(kv[0][0]) if kv[0][0] in DEVICES else 9,) + kv[0][1:]):
+        one = per_range.get((dev, method, size, 1, 0))
+        dst = "-" if n == 1 else "one run" if gather else "gaps"
+        range_rows.append([dev, method, n, dst, f"{g.call_secs * 1e3:.1f}", fmt(g.mib), g.spread(),
                            f"{g.call_secs / one.call_secs:.2f}" if one else "-", reps_note(g)])
+    rounds = next((g.reps[0]["rounds"] for g in per_range.values()), 1)
     md += [f"## Ranges per call ({size_name(range_bytes)} per call)", "",
            "Source ranges have gaps between them; destination ranges too (gaps), or follow each other "
            "(one run: a gathering copy, one command on NVMe, whose Copy command has one destination). "
+           f"Each repetition makes the same call {rounds} times; ms: median time per call. "
            "x one range: time per call over that of one range of the same size.", ""]
     md += table(["dev", "method", "ranges", "destinations", "ms", "MiB/s", "min-max", "x one range", "reps"],
                 range_rows) + [""]
@@ -408,7 +412,7 @@ def main():
            "the device's own data is allocated before (every block written once).", ""]
     md += table(["dev", "method", "size", "idle MiB", "peak over idle KiB", "check"], mem_rows) + [""]
 
-    verdicts = targets(good, gathered_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate)
+    verdicts = targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
     md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
     summ = summary(good)

@@ -27,6 +27,7 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_RANGES:=1 4 16 64 256}"
 : "${BENCH_RANGE_BYTES:=16M}"
 : "${BENCH_GATHER_RANGES:=16 256}"	# also with the destinations in one run
+: "${BENCH_RANGE_CALLS:=5}"		# the same call this many times per repetition
 : "${BENCH_MEM_DEVICES:=rnull nullb}"
 : "${BENCH_MEM_SIZES:=64M 1G}"
 : "${BENCH_MEMCPY_BYTES:=256M}"

@@ -183,12 +183,12 @@ bench_device() {
 			for n in $BENCH_RANGES; do
 				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges" copy -L "$name" \
 					-m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -t 0 \
-					-r "$BENCH_REPS" "$DEV" 0 "$half"
+					-c "$BENCH_RANGE_CALLS" -r "$BENCH_REPS" "$DEV" 0 "$half"
 			done
 			for n in $BENCH_GATHER_RANGES; do
 				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run" copy \
 					-L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G -t 0 \
-					-r "$BENCH_REPS" "$DEV" 0 "$half"
+					-c "$BENCH_RANGE_CALLS" -r "$BENCH_REPS" "$DEV" 0 "$half"
 			done
 			# CPU time: ticks count it, so copy for long, over the same
 			# range again and again.
@@ -200,6 +200,8 @@ bench_device() {
 		done
 		if [[ -n $BENCH_PROFILE ]] && command -v perf >/dev/null; then
 			for m in rw onload offload; do
+				# read+write takes one range per call.
+				[[ $m == rw && $BENCH_PROFILE_RANGES != 1 ]] && continue
 				set_method "$q" "$m" "$orig" && profile "$name" "$m" "$DEV" "$half"
 			done
 		fi

@@ -8,7 +8,7 @@
  *   copy_bench idle [-s SECONDS] [-r REPS]
  *   copy_bench fill DEV OFF LEN
  *   copy_bench copy -m METHOD [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS]
- *                   [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST
+ *                   [-R ROUNDS | -c ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST
  *
  * METHOD is
  *   rw       pread() + pwrite() through a BUF-byte buffer (default 1 MiB),
@@ -28,7 +28,8 @@
  * many source ranges but one destination).
  * With ROUNDS > 1 a repetition makes its calls that many times over, to copy
  * more than the device holds: long enough for the guest's CPU accounting,
- * which counts ticks.
+ * which counts ticks. -c does the same for timing alone: a call of a few
+ * milliseconds, timed once, is at the mercy of the emulator's jitter.
  *
  * Every repetition is checked: BLKCOPY's out_flags and the disk's
  * copy_stats/ must show the expected method, and two destination blocks
@@ -71,7 +72,7 @@ struct opts {
 	enum method method;
 	unsigned long long size, min_bytes, buf_bytes, src, dst;
 	unsigned int ranges, reps, rounds;
-	int mem, gather;
+	int mem, gather, cpu;
 	const char *label, *dev;
 };
 
@@ -506,7 +507,7 @@ static int do_copy(int argc, char **argv)
 	int opt, m = -1, p;
 	unsigned int r, k;
 
-	while ((opt = getopt(argc, argv, "m:s:n:Gt:r:R:b:ML:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:Gt:r:R:c:b:ML:")) != -1) {
 		switch (opt) {
 		case 'm':
 			for (k = 0; k < 4; k++)
@@ -517,7 +518,8 @@ static int do_copy(int argc, char **argv)
 		case 'n': o.ranges = atoi(optarg); break;
 		case 't': o.min_bytes = parse_size(optarg); break;
 		case 'r': o.reps = atoi(optarg); break;
-		case 'R': o.rounds = atoi(optarg); break;
+		case 'R': o.rounds = atoi(optarg); o.cpu = 1; break;
+		case 'c': o.rounds = atoi(optarg); o.cpu = 0; break;
 		case 'b': o.buf_bytes = parse_size(optarg); break;
 		case 'M': o.mem = 1; break;
 		case 'G': o.gather = 1; break;
@@ -526,7 +528,7 @@ static int do_copy(int argc, char **argv)
 		}
 	}
 	if (m < 0 || argc - optind != 3) {
-		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS] [-R ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
+		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS] [-R ROUNDS | -c ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
 		return 2;
 	}
 	o.method = m;
@@ -631,10 +633,10 @@ static int do_copy(int argc, char **argv)
 
 		qsort(lat, n, sizeof(*lat), cmp_double);
 		printf("{\"kind\":\"%s\",\"dev\":\"%s\",\"method\":\"%s\",\"size\":%llu,"
-		       "\"ranges\":%u,\"gather\":%d,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
+		       "\"ranges\":%u,\"gather\":%d,\"rounds\":%u,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
 		       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
-		       o.mem ? "mem" : o.rounds > 1 ? "cpu" : "copy", o.label,
-		       method_names[o.method], o.size, o.ranges, o.gather, n, r, n * o.size, t1 - t0,
+		       o.mem ? "mem" : o.cpu ? "cpu" : "copy", o.label,
+		       method_names[o.method], o.size, o.ranges, o.gather, o.rounds, n, r, n * o.size, t1 - t0,
 		       u1 - u0, s1 - s0, lat[(n - 1) * 50 / 100] * 1e6, lat[(n - 1) * 99 / 100] * 1e6);
 		if (o.mem)
 			printf("\"mem_idle_kib\":%lld,\"mem_peak_kib\":%lld,", idle, sampler.peak);
