@@ -635,7 +635,7 @@ static int do_copy(int argc, char **argv)
 		printf("{\"kind\":\"%s\",\"dev\":\"%s\",\"method\":\"%s\",\"size\":%llu,"
 		       "\"ranges\":%u,\"gather\":%d,\"rounds\":%u,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
 		       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
-		       o.mem ? "mem" : o.cpu ? "cpu" : "copy", o.label,
+		       o.mem ? "mem" : o.cpu && o.rounds > 1 ? "cpu" : "copy", o.label,
 		       method_names[o.method], o.size, o.ranges, o.gather, o.rounds, n, r, n * o.size, t1 - t0,
 		       u1 - u0, s1 - s0, lat[(n - 1) * 50 / 100] * 1e6, lat[(n - 1) * 99 / 100] * 1e6);
 		if (o.mem)
