@@ -145,7 +145,7 @@ profile() {
 }
 
 bench_device() {
-	local name=$1 sizes=$2 mib q orig half size m n reps t0=$SECONDS
+	local name=$1 sizes=$2 mib q orig half size m n r reps t0=$SECONDS
 
 	log "== $name"
 	DEV=
@@ -180,15 +180,21 @@ bench_device() {
 					-t "$BENCH_MIN_BYTES" -r "$reps" "$DEV" 0 "$half"
 			done
 			[[ $m == onload || $m == offload ]] || continue
-			for n in $BENCH_RANGES; do
-				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges" copy -L "$name" \
-					-m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -t 0 \
-					-c "$BENCH_RANGE_CALLS" -r "$BENCH_REPS" "$DEV" 0 "$half"
-			done
-			for n in $BENCH_GATHER_RANGES; do
-				run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run" copy \
-					-L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G -t 0 \
-					-c "$BENCH_RANGE_CALLS" -r "$BENCH_REPS" "$DEV" 0 "$half"
+			# One repetition of each range count in turn: the emulator
+			# has slow spells of tens of milliseconds, which then fall
+			# on all range counts alike, and the report compares each
+			# repetition with the one-range repetition next to it.
+			for ((r = 0; r < BENCH_REPS; r++)); do
+				for n in $BENCH_RANGES; do
+					run "$name" "$m $BENCH_RANGE_BYTES in $n ranges, repetition $r" \
+						copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" \
+						-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
+				done
+				for n in $BENCH_GATHER_RANGES; do
+					run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run, repetition $r" \
+						copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G \
+						-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
+				done
 			done
 			# CPU time: ticks count it, so copy for long, over the same
 			# range again and again.
@@ -198,6 +204,18 @@ bench_device() {
 				-R $(($(bytes "$BENCH_CPU_BYTES") / $(bytes "$BENCH_CPU_SIZE"))) \
 				"$DEV" 0 "$half"
 		done
+		# The 4 KiB latency target: a read+write pair and an offload, one
+		# repetition of each in turn, as the range counts above.
+		if [[ " $BENCH_METHODS " == *" rw "* && " $BENCH_METHODS " == *" offload "* ]]; then
+			for ((r = 0; r < BENCH_REPS; r++)); do
+				for m in rw offload; do
+					set_method "$q" "$m" "$orig" || continue
+					run "$name" "$m 4K latency, repetition $r" copy -l -L "$name" \
+						-m "$m" -s 4K -t "$BENCH_MIN_BYTES" -r 1 -i "$r" \
+						"$DEV" 0 "$half"
+				done
+			done
+		fi
 		if [[ -n $BENCH_PROFILE ]] && command -v perf >/dev/null; then
 			for m in rw onload offload; do
 				# read+write takes one range per call.

@@ -8,7 +8,8 @@
  *   copy_bench idle [-s SECONDS] [-r REPS]
  *   copy_bench fill DEV OFF LEN
  *   copy_bench copy -m METHOD [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS]
- *                   [-R ROUNDS | -c ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST
+ *                   [-R ROUNDS | -c ROUNDS] [-i FIRST] [-l] [-b BUF] [-M] [-L LABEL]
+ *                   DEV SRC DST
  *
  * METHOD is
  *   rw       pread() + pwrite() through a BUF-byte buffer (default 1 MiB),
@@ -30,6 +31,8 @@
  * more than the device holds: long enough for the guest's CPU accounting,
  * which counts ticks. -c does the same for timing alone: a call of a few
  * milliseconds, timed once, is at the mercy of the emulator's jitter.
+ * Repetitions are numbered from FIRST (default 0), so that one repetition of
+ * each of several runs can be made in turn and compared with its neighbours.
  *
  * Every repetition is checked: BLKCOPY's out_flags and the disk's
  * copy_stats/ must show the expected method, and two destination blocks
@@ -41,7 +44,8 @@
  * p50 and p99, "check": "ok" or what was wrong), "mem" instead of "copy" with
  * -M (idle and peak kernel memory sampled from /proc/meminfo while copying;
  * the sampling costs CPU, so these runs are not for time or CPU), "cpu"
- * instead of "copy" with -R.
+ * instead of "copy" with -R, "latency" with -l (runs for the latency
+ * target, made in turn with those they are compared with).
  * Sizes take a K, M or G suffix. Exits 1 on a failed call, 2 on bad usage.
  */
 #define _GNU_SOURCE
@@ -71,8 +75,8 @@ static const char *const method_names[] = { "rw", "splice", "onload", "offload" 
 struct opts {
 	enum method method;
 	unsigned long long size, min_bytes, buf_bytes, src, dst;
-	unsigned int ranges, reps, rounds;
-	int mem, gather, cpu;
+	unsigned int ranges, reps, rounds, first_rep;
+	int mem, gather, cpu, latency;
 	const char *label, *dev;
 };
 
@@ -128,8 +132,29 @@ static void cpu_times(double *user, double *sys)
 }
 
 /*
- * Kernel memory in KiB: what is neither free, nor page cache, nor anonymous
- * user memory (slab, page tables, stacks, pages drivers allocated).
+ * Free pages waiting on the per-CPU lists, in KiB: MemFree counts only the
+ * buddy allocator's pages, and these lists grow and shrink with the rate of
+ * frees, by megabytes when memory is short.
+ */
+static long long pcp_free_kib(void)
+{
+	long long pages = 0, n;
+	char line[256];
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %lld", &n) == 1)
+			pages += n;
+	fclose(f);
+	return pages * (sysconf(_SC_PAGESIZE) >> 10);
+}
+
+/*
+ * Kernel memory in KiB: what is neither free (per-CPU lists included), nor
+ * page cache, nor anonymous user memory (slab, page tables, stacks, pages
+ * drivers allocated).
  */
 static long long kernel_kib(void)
 {
@@ -147,7 +172,7 @@ static long long kernel_kib(void)
 			if (!strcmp(key, keys[i]))
 				v[i] = val;
 	fclose(f);
-	return v[0] - v[1] - v[2] - v[3] - v[4] - v[5];
+	return v[0] - v[1] - v[2] - v[3] - v[4] - v[5] - pcp_free_kib();
 }
 
 /* Peak of kernel_kib() while a copy runs, sampled every 2 ms by a thread. */
@@ -507,7 +532,7 @@ static int do_copy(int argc, char **argv)
 	int opt, m = -1, p;
 	unsigned int r, k;
 
-	while ((opt = getopt(argc, argv, "m:s:n:Gt:r:R:c:b:ML:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:Gt:r:R:c:i:lb:ML:")) != -1) {
 		switch (opt) {
 		case 'm':
 			for (k = 0; k < 4; k++)
@@ -520,6 +545,8 @@ static int do_copy(int argc, char **argv)
 		case 'r': o.reps = atoi(optarg); break;
 		case 'R': o.rounds = atoi(optarg); o.cpu = 1; break;
 		case 'c': o.rounds = atoi(optarg); o.cpu = 0; break;
+		case 'i': o.first_rep = atoi(optarg); break;
+		case 'l': o.latency = 1; break;
 		case 'b': o.buf_bytes = parse_size(optarg); break;
 		case 'M': o.mem = 1; break;
 		case 'G': o.gather = 1; break;
@@ -528,7 +555,7 @@ static int do_copy(int argc, char **argv)
 		}
 	}
 	if (m < 0 || argc - optind != 3) {
-		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS] [-R ROUNDS | -c ROUNDS] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
+		fprintf(stderr, "usage: copy_bench copy -m rw|splice|onload|offload [-s SIZE] [-n RANGES] [-G] [-t MIN] [-r REPS] [-R ROUNDS | -c ROUNDS] [-i FIRST] [-l] [-b BUF] [-M] [-L LABEL] DEV SRC DST\n");
 		return 2;
 	}
 	o.method = m;
@@ -569,7 +596,7 @@ static int do_copy(int argc, char **argv)
 	for (r = 0; r < o.reps; r++) {
 		/* Overwrite the probe blocks so that a copy that did nothing shows. */
 		for (p = 0; p < 2; p++) {
-			pattern(pbuf, BLK, ~0ULL - r);
+			pattern(pbuf, BLK, ~0ULL - o.first_rep - r);
 			pwrite_all(c.fd, pbuf, BLK, pdst[p]);
 		}
 		if (o.method == M_SPLICE)
@@ -635,8 +662,8 @@ static int do_copy(int argc, char **argv)
 		printf("{\"kind\":\"%s\",\"dev\":\"%s\",\"method\":\"%s\",\"size\":%llu,"
 		       "\"ranges\":%u,\"gather\":%d,\"rounds\":%u,\"calls\":%llu,\"rep\":%u,\"bytes\":%llu,\"secs\":%.6f,"
 		       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,",
-		       o.mem ? "mem" : o.cpu && o.rounds > 1 ? "cpu" : "copy", o.label,
-		       method_names[o.method], o.size, o.ranges, o.gather, o.rounds, n, r, n * o.size, t1 - t0,
+		       o.mem ? "mem" : o.latency ? "latency" : o.cpu && o.rounds > 1 ? "cpu" : "copy", o.label,
+		       method_names[o.method], o.size, o.ranges, o.gather, o.rounds, n, o.first_rep + r, n * o.size, t1 - t0,
 		       u1 - u0, s1 - s0, lat[(n - 1) * 50 / 100] * 1e6, lat[(n - 1) * 99 / 100] * 1e6);
 		if (o.mem)
 			printf("\"mem_idle_kib\":%lld,\"mem_peak_kib\":%lld,", idle, sampler.peak);
