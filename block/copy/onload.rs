@@ -13,6 +13,7 @@
 //! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
 //! is all or nothing in what the copy reports.
 
+use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     block::{
@@ -162,6 +163,9 @@ fn copy_batch(args: &CopyArgs, batch: &[Piece], pages: &[Page]) -> Result {
 
 /// Issues every `(pos, len, page)` of `pieces` as a read or write of `bdev` into or from
 /// `pages` from page `page` on, all in flight together, and waits for all of them.
+///
+/// The bios are submitted under a plug, so that pieces that follow each other on the device (the
+/// destinations of a gathering copy) reach the driver as one request.
 fn rw_all(
     bdev: &BlockDevice,
     op: bindings::req_op,
@@ -170,6 +174,10 @@ fn rw_all(
 ) -> Result {
     let mut last: *mut bindings::bio = core::ptr::null_mut();
     let mut result = Ok(());
+    let mut plug = MaybeUninit::<bindings::blk_plug>::uninit();
+    // SAFETY: `plug` stays in this frame, unmoved, until `blk_finish_plug()` below, which every
+    // path reaches; `blk_start_plug()` initialises it.
+    unsafe { bindings::blk_start_plug(plug.as_mut_ptr()) };
     for (pos, len, page) in pieces {
         let bio = match pages.get(page..).ok_or(EINVAL) {
             Ok(pages) => new_bio(bdev, op, pos, len, pages),
@@ -192,6 +200,8 @@ fn rw_all(
         }
         last = bio;
     }
+    // SAFETY: started above by this task; dispatches the plugged bios before the wait.
+    unsafe { bindings::blk_finish_plug(plug.as_mut_ptr()) };
     if last.is_null() {
         return result;
     }
