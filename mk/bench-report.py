@@ -77,13 +77,18 @@ def net_cpu(r, idle):
             max(0.0, r["cpu_sys"] - idle[1] * r["secs"]))
 
 
+def call_secs(r):
+    """Seconds per call of repetition r."""
+    return r["secs"] / r["calls"]
+
+
 class Group:
     """The repetitions of one measurement: device, method, size, ranges."""
 
     def __init__(self, reps, idle):
         self.reps = reps
         self.mibs = [r["bytes"] / r["secs"] / MIB for r in reps if r["secs"] > 0]
-        self.call_secs = statistics.median(r["secs"] / r["calls"] for r in reps)
+        self.call_secs = statistics.median(call_secs(r) for r in reps)
         self.mib = statistics.median(self.mibs) if self.mibs else None
         gib = [r["bytes"] / GIB for r in reps]
         net = [net_cpu(r, idle) for r in reps]
@@ -97,13 +102,20 @@ class Group:
         return f"{fmt(min(self.mibs))}-{fmt(max(self.mibs))}" if self.mibs else "-"
 
 
+def paired_ratio(reps, base, value):
+    """The median of value(r) / value(b) over the repetitions r of reps and b of base with the same
+    number, which the bench makes one after the other (the emulator's slow spells then hit both);
+    None when no repetition pairs up."""
+    by_rep = {b["rep"]: value(b) for b in base}
+    pairs = [value(r) / by_rep[r["rep"]] for r in reps if by_rep.get(r["rep"])]
+    return statistics.median(pairs) if pairs else None
+
+
 def ratio_to_one(g, one):
-    """Time per call of range run g over that of the one-range run: the median of the ratios of the
-    repetitions with the same number, which the bench makes one after the other (the emulator's slow
-    spells then hit both), or of the medians when no repetition pairs up."""
-    one_secs = {r["rep"]: r["secs"] / r["calls"] for r in one.reps}
-    pairs = [r["secs"] / r["calls"] / one_secs[r["rep"]] for r in g.reps if one_secs.get(r["rep"])]
-    return statistics.median(pairs) if pairs else g.call_secs / one.call_secs
+    """Time per call of range run g over that of the one-range run, repetition by repetition, or
+    of the medians when no repetition pairs up."""
+    ratio = paired_ratio(g.reps, one.reps, call_secs)
+    return ratio if ratio is not None else g.call_secs / one.call_secs
 
 
 def analyse(rows):
@@ -177,10 +189,8 @@ def latency_target(latency, groups, dev):
     latency runs); from the size runs when the bench made no latency runs."""
     off, rw = latency.get((dev, "offload")), latency.get((dev, "rw"))
     if off and rw:
-        rw_p50 = {r["rep"]: r["lat_p50_us"] for r in rw}
-        pairs = [r["lat_p50_us"] / rw_p50[r["rep"]] for r in off if rw_p50.get(r["rep"])]
-        if pairs:
-            ratio = statistics.median(pairs)
+        ratio = paired_ratio(off, rw, lambda r: r["lat_p50_us"])
+        if ratio is not None:
             med = [statistics.median(r[k] for r in reps) for reps in (off, rw)
                    for k in ("lat_p50_us", "lat_p99_us")]
             return ratio <= 1.0, (f"offload {med[0]:.0f} us, read+write {med[2]:.0f} us, in turn: "
