@@ -36,6 +36,7 @@ use kernel::{
         new_spinlock_irq,
         Arc,
         ArcBorrow,
+        SetOnce,
         SpinLockIrq,
         SpinLockIrqGuard, //
     }, //
@@ -149,25 +150,15 @@ struct State {
     outstanding: usize,
     /// First error, or `BLK_STS_OK`.
     status: BlkStatus,
-    /// Parked source and destination pieces, in the order they arrived.
+    /// Parked source and destination pieces, in the order they arrived, until dispatched.
     src: KVec<Parked>,
     dst: KVec<Parked>,
-    /// The parked bio sent down as the copy request.
-    dispatched: Option<Parked>,
 }
 
 impl State {
     fn fail(&mut self, status: BlkStatus) {
         if self.status == BLK_STS_OK {
             self.status = status;
-        }
-    }
-
-    fn side(&self, op: bindings::req_op) -> &KVec<Parked> {
-        if op == bindings::req_op_REQ_OP_COPY_SRC {
-            &self.src
-        } else {
-            &self.dst
         }
     }
 
@@ -188,6 +179,32 @@ impl State {
     }
 }
 
+/// The pieces of a chunk that went to the driver as one copy request.
+///
+/// Fixed once dispatched: the driver reads the ranges without taking the context's lock.
+struct Dispatched {
+    /// The parked bio sent down as the request.
+    carrier: NonNull<bindings::bio>,
+    src: KVec<Parked>,
+    dst: KVec<Parked>,
+}
+
+// SAFETY: The carrier bio is only compared with, or read while the request it became is in
+// flight; the pieces are `Send`.
+unsafe impl Send for Dispatched {}
+// SAFETY: Nothing changes a `Dispatched` once it is shared.
+unsafe impl Sync for Dispatched {}
+
+impl Dispatched {
+    fn side(&self, op: bindings::req_op) -> &KVec<Parked> {
+        if op == bindings::req_op_REQ_OP_COPY_SRC {
+            &self.src
+        } else {
+            &self.dst
+        }
+    }
+}
+
 /// What to do after the state lock is dropped.
 enum Next {
     Nothing,
@@ -195,6 +212,8 @@ enum Next {
     Dispatch(NonNull<bindings::bio>, usize, usize),
     /// End the parked bios among these pieces with the status.
     End(KVec<Parked>, KVec<Parked>, BlkStatus),
+    /// End the dispatched pieces' bios but the carrier with the status.
+    EndDispatched(BlkStatus),
 }
 
 /// The copy context of one chunk.
@@ -208,6 +227,8 @@ enum Next {
 pub(crate) struct CopyCtx {
     #[pin]
     state: SpinLockIrq<State>,
+    /// Set under `state`'s lock when the phase becomes [`Phase::Copy`].
+    dispatched: SetOnce<Dispatched>,
     job: Arc<OffloadJob>,
     /// Offset of the chunk in the whole copy, and its length, in bytes.
     offset: u64,
@@ -233,11 +254,11 @@ impl CopyCtx {
             status: BLK_STS_OK,
             src,
             dst,
-            dispatched: None,
         };
         Arc::pin_init(
             pin_init!(Self {
                 state <- new_spinlock_irq!(state, "blk_copy_ctx"),
+                dispatched: SetOnce::new(),
                 job,
                 offset,
                 len,
@@ -333,7 +354,7 @@ impl CopyCtx {
         let bdev = parked.bdev();
         let lim = bdev.limits();
         let mut st = this.state.lock();
-        if st.phase == Phase::Copy && st.dispatched == Some(parked) {
+        if st.phase == Phase::Copy && this.dispatched.as_ref().is_some_and(|d| d.carrier == bio) {
             return true;
         }
         let refuse = if st.phase != Phase::Translate {
@@ -387,13 +408,7 @@ impl CopyCtx {
                 // The dispatched request finished: the others share its outcome.
                 st.phase = Phase::Done;
                 st.fail(status);
-                let dispatched = st.dispatched;
-                st.dst.retain(|p| Some(*p) != dispatched);
-                Some(Next::End(
-                    mem::take(&mut st.src),
-                    mem::take(&mut st.dst),
-                    st.status,
-                ))
+                Some(Next::EndDispatched(st.status))
             }
             Phase::Done => Some(Next::Nothing),
         };
@@ -426,6 +441,16 @@ impl CopyCtx {
                     end_bio(bio, status);
                 }
             }
+            Next::EndDispatched(status) => {
+                if let Some(d) = self.dispatched.as_ref() {
+                    let pieces = Iterator::chain(d.src.iter(), d.dst.iter());
+                    for bio in pieces.filter_map(|p| p.bio()) {
+                        if bio != d.carrier {
+                            end_bio(bio, status);
+                        }
+                    }
+                }
+            }
         }
         if report {
             OffloadJob::chunk_done(&self.job, self.offset, status);
@@ -448,9 +473,15 @@ impl CopyCtx {
             st.phase = Phase::Done;
             return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
         };
+        let (nr_src, nr_dst) = (st.src.len(), st.dst.len());
         st.phase = Phase::Copy;
-        st.dispatched = Some(Parked::Bio(bio));
-        Next::Dispatch(bio, st.src.len(), st.dst.len())
+        // A context dispatches once, so this populates it.
+        self.dispatched.populate(Dispatched {
+            carrier: bio,
+            src: mem::take(&mut st.src),
+            dst: mem::take(&mut st.dst),
+        });
+        Next::Dispatch(bio, nr_src, nr_dst)
     }
 
     /// Checks that the parked bios form one copy the device they landed on can execute.
@@ -580,8 +611,9 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_nr_ranges(
     let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
         return 0;
     };
-    let st = ctx.state.lock();
-    st.side(op).len().try_into().unwrap_or(0)
+    ctx.dispatched
+        .as_ref()
+        .map_or(0, |d| d.side(op).len().try_into().unwrap_or(0))
 }
 
 /// Range `idx` of one side of the copy request `rq`.
@@ -600,12 +632,13 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
     let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
         return;
     };
-    let st = ctx.state.lock();
-    let Some(parked) = st.side(op).get(idx as usize) else {
+    let Some(parked) = ctx
+        .dispatched
+        .as_ref()
+        .and_then(|d| d.side(op).get(idx as usize))
+    else {
         return;
     };
-    let parked = *parked;
-    drop(st);
     // SAFETY: `range` is valid for writes by the safety requirements.
     unsafe { range.write(parked.range()) };
 }

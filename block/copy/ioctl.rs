@@ -44,10 +44,12 @@ fn word<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
     out
 }
 
-/// The ranges of a call, as engine segments.
+/// The ranges of a call, as engine segments and as user space passed them.
 struct Ranges {
     src: KVec<Seg>,
     dst: KVec<Seg>,
+    /// The `struct blkcopy_range` array, written back with `copied` filled in.
+    raw: KVec<u8>,
 }
 
 /// Reads and checks the argument at `arg`: returns the flags and the ranges.
@@ -68,41 +70,43 @@ fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), raw.len())
         .reader()
         .read_slice(&mut raw)?;
-    let mut ranges = Ranges {
-        src: KVec::with_capacity(nr_ranges, GFP_KERNEL)?,
-        dst: KVec::with_capacity(nr_ranges, GFP_KERNEL)?,
-    };
+    let mut src = KVec::with_capacity(nr_ranges, GFP_KERNEL)?;
+    let mut dst = KVec::with_capacity(nr_ranges, GFP_KERNEL)?;
     let mut total: u64 = 0;
     for range in raw.chunks_exact(RANGE_LEN) {
         let len = u64::from_ne_bytes(word(range, 16));
         total = total.checked_add(len).ok_or(EINVAL)?;
-        let src = Seg {
+        let src_seg = Seg {
             pos: u64::from_ne_bytes(word(range, 0)),
             len,
         };
-        let dst = Seg {
+        let dst_seg = Seg {
             pos: u64::from_ne_bytes(word(range, 8)),
             len,
         };
-        ranges.src.push(src, GFP_KERNEL)?;
-        ranges.dst.push(dst, GFP_KERNEL)?;
+        src.push(src_seg, GFP_KERNEL)?;
+        dst.push(dst_seg, GFP_KERNEL)?;
     }
     if total > bindings::BLKCOPY_MAX_BYTES {
         return Err(EINVAL);
     }
-    Ok((flags, ranges))
+    Ok((flags, Ranges { src, dst, raw }))
 }
 
 /// Writes each range's `copied` and the header's `out_flags` back to user space.
-fn report(arg: UserPtr, ranges: &Ranges, mut copied: u64, offloaded: bool) -> Result {
-    for (i, seg) in ranges.src.iter().enumerate() {
+///
+/// The ranges go back in one piece, as they were read, so that a call of many ranges writes to
+/// user space twice rather than once per range.
+fn report(arg: UserPtr, ranges: &mut Ranges, mut copied: u64, offloaded: bool) -> Result {
+    let raw = ranges.raw.chunks_exact_mut(RANGE_LEN);
+    for (seg, range) in ranges.src.iter().zip(raw) {
         let done = copied.min(seg.len);
         copied -= done;
-        let at = arg.wrapping_byte_add(HEADER_LEN + i * RANGE_LEN + RANGE_COPIED);
-        UserSlice::new(at, 8)
-            .writer()
-            .write_slice(&done.to_ne_bytes())?;
+        range[RANGE_COPIED..RANGE_COPIED + 8].copy_from_slice(&done.to_ne_bytes());
     }
+    UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), ranges.raw.len())
+        .writer()
+        .write_slice(&ranges.raw)?;
     let out_flags = if offloaded {
         bindings::BLKCOPY_OFFLOADED
     } else {
@@ -121,14 +125,14 @@ fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result
     if bdev.is_read_only() {
         return Err(EPERM);
     }
-    let (flags, ranges) = read_arg(arg)?;
+    let (flags, mut ranges) = read_arg(arg)?;
     let lim = Limits::of(bdev);
     plan::validate(&ranges.src, &lim, &ranges.dst, &lim, true)?;
 
     let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
     let (copied, offloaded, result) =
         user_copy::copy(bdev, &ranges.src, bdev, &ranges.dst, offload_only);
-    report(arg, &ranges, copied, offloaded)?;
+    report(arg, &mut ranges, copied, offloaded)?;
     result
 }
 

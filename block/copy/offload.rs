@@ -143,14 +143,12 @@ impl OffloadJob {
                 st.in_flight += 1;
                 chunk
             };
-            let src = chunk.src.pieces(&this.args.src, chunk.len);
-            let dst = chunk.dst.pieces(&this.args.dst, chunk.len);
             match CopyCtx::new(
                 this.clone(),
                 chunk.done,
                 chunk.len,
-                src.count(),
-                dst.count(),
+                chunk.nr_src,
+                chunk.nr_dst,
             ) {
                 Ok(ctx) => CopyCtx::submit(
                     ctx,

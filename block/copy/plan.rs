@@ -194,31 +194,26 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    /// Bytes from the cursor to the end of the `pieces`-th segment, at most `limit`.
-    fn reach(self, segs: &[Seg], pieces: usize, limit: u64) -> u64 {
-        let mut bytes = 0u64;
-        let mut off = self.off;
-        for seg in segs.iter().skip(self.idx).take(pieces) {
-            bytes += seg.len - off;
-            off = 0;
-            if bytes >= limit {
-                return limit;
+    /// Walks at most `pieces` segments of `segs` and at most `limit` bytes from the cursor, in one
+    /// pass: returns the bytes walked, the cursor after them and the segments they touch.
+    fn reach(self, segs: &[Seg], pieces: usize, limit: u64) -> (u64, Cursor, usize) {
+        let (mut at, mut bytes, mut touched) = (self, 0u64, 0);
+        while touched < pieces && bytes < limit {
+            let Some(seg) = segs.get(at.idx) else {
+                break;
+            };
+            let step = (seg.len - at.off).min(limit - bytes);
+            bytes += step;
+            touched += 1;
+            at.off += step;
+            if at.off == seg.len {
+                at = Cursor {
+                    idx: at.idx + 1,
+                    off: 0,
+                };
             }
         }
-        bytes
-    }
-
-    /// Moves the cursor `len` bytes on.
-    fn advance(&mut self, segs: &[Seg], mut len: u64) {
-        while len > 0 {
-            let step = (segs[self.idx].len - self.off).min(len);
-            len -= step;
-            self.off += step;
-            if self.off == segs[self.idx].len {
-                self.idx += 1;
-                self.off = 0;
-            }
-        }
+        (bytes, at, touched)
     }
 
     /// The contiguous pieces of the next `len` bytes of `segs`, as `(pos, len)` pairs.
@@ -248,19 +243,28 @@ impl Iterator for Pieces<'_> {
         let seg = &self.segs[self.at.idx];
         let len = (seg.len - self.at.off).min(self.left);
         let piece = (seg.pos + self.at.off, len);
-        self.at.advance(self.segs, len);
+        self.at.off += len;
+        if self.at.off == seg.len {
+            self.at = Cursor {
+                idx: self.at.idx + 1,
+                off: 0,
+            };
+        }
         self.left -= len;
         Some(piece)
     }
 }
 
-/// One chunk of a copy: `len` bytes starting at `src` and `dst`, `done` bytes into the copy.
+/// One chunk of a copy: `len` bytes starting at `src` and `dst`, `done` bytes into the copy, in
+/// `nr_src` source and `nr_dst` destination pieces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Chunk {
     pub(crate) src: Cursor,
     pub(crate) dst: Cursor,
     pub(crate) len: u64,
     pub(crate) done: u64,
+    pub(crate) nr_src: usize,
+    pub(crate) nr_dst: usize,
 }
 
 /// Cuts a validated copy into chunks of at most `max_bytes` bytes, `max_src` source pieces and
@@ -291,6 +295,8 @@ impl Plan {
                 dst: Cursor::default(),
                 len: 0,
                 done: 0,
+                nr_src: 0,
+                nr_dst: 0,
             },
             total,
             max_bytes,
@@ -324,11 +330,17 @@ impl Plan {
             return None;
         }
         let len = left.min(self.max_bytes).min(limit);
-        let len = chunk.src.reach(src, self.max_src, len);
-        chunk.len = chunk.dst.reach(dst, self.max_dst, len);
-        self.next.src.advance(src, chunk.len);
-        self.next.dst.advance(dst, chunk.len);
-        self.next.done += chunk.len;
+        let (src_len, mut src_end, mut nr_src) = chunk.src.reach(src, self.max_src, len);
+        let (len, dst_end, nr_dst) = chunk.dst.reach(dst, self.max_dst, src_len);
+        if len < src_len {
+            // The destination side cut the chunk short: walk the source side again.
+            (_, src_end, nr_src) = chunk.src.reach(src, self.max_src, len);
+        }
+        chunk.len = len;
+        (chunk.nr_src, chunk.nr_dst) = (nr_src, nr_dst);
+        self.next.src = src_end;
+        self.next.dst = dst_end;
+        self.next.done += len;
         Some(chunk)
     }
 }
@@ -559,7 +571,7 @@ mod tests {
         let first = plan.next_chunk_upto(&src, &dst, 12288).ok_or(EINVAL)?;
         assert_eq!((first.len, first.done), (4096, 0));
         let second = plan.next_chunk_upto(&src, &dst, 8192).ok_or(EINVAL)?;
-        assert_eq!((second.len, second.done), (8192, 4096));
+        assert_eq!((second.len, second.done, second.nr_src), (8192, 4096, 1));
         assert_eq!(
             second.src.pieces(&src, second.len).next(),
             Some((8192, 8192))
@@ -588,7 +600,7 @@ mod tests {
         let dst = [seg(65536, 16384)];
         let mut plan = Plan::new(16384, 1 << 20, 2, 1)?;
         let first = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
-        assert_eq!(first.len, 8192);
+        assert_eq!((first.len, first.nr_src, first.nr_dst), (8192, 2, 1));
         let mut pieces = first.src.pieces(&src, first.len);
         assert_eq!(pieces.next(), Some((0, 4096)));
         assert_eq!(pieces.next(), Some((8192, 4096)));
@@ -605,6 +617,24 @@ mod tests {
     }
 
     #[test]
+    fn planner_recounts_sources_when_destinations_cut_a_chunk() -> Result {
+        // Three source pieces fit a chunk, but only one destination piece does.
+        let src = [seg(0, 4096), seg(8192, 4096), seg(16384, 4096)];
+        let dst = [seg(65536, 4096), seg(73728, 8192)];
+        let mut plan = Plan::new(12288, 1 << 20, 3, 1)?;
+        let first = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!((first.len, first.nr_src, first.nr_dst), (4096, 1, 1));
+        let second = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!((second.len, second.nr_src, second.nr_dst), (8192, 2, 1));
+        let mut pieces = second.src.pieces(&src, second.len);
+        assert_eq!(pieces.next(), Some((8192, 4096)));
+        assert_eq!(pieces.next(), Some((16384, 4096)));
+        assert_eq!(pieces.next(), None);
+        assert!(plan.next_chunk(&src, &dst).is_none());
+        Ok(())
+    }
+
+    #[test]
     fn planner_follows_unequal_boundaries() -> Result {
         // Source and destination segments end at different places.
         let src = [seg(0, 12288), seg(40960, 4096)];
@@ -617,6 +647,7 @@ mod tests {
             assert!(c.len <= 8192 && c.len % 4096 == 0);
             assert_eq!(c.done, total);
             total += c.len;
+            assert_eq!((c.nr_src, c.nr_dst), (1, 1));
             assert_eq!(c.src.pieces(&src, c.len).count(), 1);
             assert_eq!(c.dst.pieces(&dst, c.len).count(), 1);
             src_bytes += c.src.pieces(&src, c.len).map(|p| p.1).sum::<u64>();

@@ -87,6 +87,30 @@ fn offload_or_onload(
     (copied + more, false, result)
 }
 
+/// The span of validated segments `segs`: from the start of the first to the end of the last,
+/// as `(pos, len)`.
+fn span(segs: &[Seg]) -> (u64, u64) {
+    let start = segs.iter().map(|seg| seg.pos).min().unwrap_or(0);
+    // Cannot overflow: validation found every segment inside its device.
+    let end = segs.iter().map(|seg| seg.pos + seg.len).max().unwrap_or(0);
+    (start, end.saturating_sub(start))
+}
+
+/// Drops the page cache pages of validated segments `dst` of `bdev` (writing them back first).
+///
+/// Pages between the segments must stay, so this goes segment by segment, but only when the
+/// span of the segments holds a page at all: a device used for direct I/O caches next to
+/// nothing, and a copy of many ranges then looks at the page cache once, not once per range.
+fn invalidate(bdev: &BlockDevice, dst: &[Seg]) -> Result {
+    let (pos, len) = span(dst);
+    if bdev.has_cached_pages(pos, len) {
+        for seg in dst {
+            bdev.invalidate_range(seg.pos, seg.len)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies validated segments `src` of `src_bdev` to `dst` of `dst_bdev`, coherently with the page
 /// cache; returns the bytes copied, whether the devices did it all, and the outcome.
 pub(crate) fn copy(
@@ -97,21 +121,16 @@ pub(crate) fn copy(
     offload_only: bool,
 ) -> (u64, bool, Result) {
     let prepare = || -> Result {
-        for seg in src {
-            src_bdev.write_back_range(seg.pos, seg.len)?;
-        }
-        for seg in dst {
-            dst_bdev.invalidate_range(seg.pos, seg.len)?;
-        }
-        Ok(())
+        // In one call for all segments: writing back dirty pages between them does no harm.
+        let (pos, len) = span(src);
+        src_bdev.write_back_range(pos, len)?;
+        invalidate(dst_bdev, dst)
     };
     if let Err(e) = prepare() {
         return (0, false, Err(e));
     }
     let outcome = offload_or_onload(src_bdev, src, dst_bdev, dst, offload_only);
     // Drop what buffered readers may have cached from the destination during the copy.
-    for seg in dst {
-        let _ = dst_bdev.invalidate_range(seg.pos, seg.len);
-    }
+    let _ = invalidate(dst_bdev, dst);
     outcome
 }

@@ -118,6 +118,13 @@ impl BlockDevice {
         }
     }
 
+    /// Whether the page cache holds a page of the `len` bytes at `pos`.
+    pub fn has_cached_pages(&self, pos: u64, len: u64) -> bool {
+        let (start, end) = byte_range(pos, len);
+        // SAFETY: By the type invariant the device, and so its page cache mapping, is valid.
+        unsafe { bindings::filemap_range_has_page((*self.as_raw()).bd_mapping, start, end) }
+    }
+
     /// Writes back the dirty page cache pages of `len` bytes at `pos` and waits for them.
     pub fn write_back_range(&self, pos: u64, len: u64) -> Result {
         let (start, end) = byte_range(pos, len);
