@@ -66,6 +66,8 @@ EXPORT_SYMBOL_GPL(blkdev_copy_onload);
  * Both sides have the same total length, and the block layer checked them
  * against the queue's copy limits.
  *
+ * Context: any; takes no lock, as the ranges do not change while the
+ * request is in flight.
  * Return: the number of ranges, 0 for a request that is not a copy.
  */
 unsigned int blk_copy_nr_ranges(struct request *rq, enum req_op op)
@@ -80,6 +82,8 @@ EXPORT_SYMBOL_GPL(blk_copy_nr_ranges);
  * @op: REQ_OP_COPY_SRC or REQ_OP_COPY_DST
  * @idx: index of the range, below blk_copy_nr_ranges()
  * @range: output; left untouched for an index out of range
+ *
+ * Context: any; takes no lock.
  */
 void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
 			struct blk_copy_range *range)
