@@ -7,13 +7,15 @@
 Reads RESULTS_DIR/results.jsonl (copy_bench's lines and mk/guest-bench.sh's),
 host.txt (bench.sh) and dmesg.txt; writes RESULTS_DIR/results.md and
 RESULTS_DIR/bench.png; prints the tables, one "pass" or "miss" line per
-target and a summary line for the README. Runs again on the host without a
+target ("not run" for targets of devices or methods a subset run left out)
+and a summary line for the README. Runs again on the host without a
 boot. Exit status 1 when a step failed, a copy did not do what its method
 claims, the kernel logged a report or there are no measurements; a missed
 target does not change it.
 """
 import json
 import re
+import shlex
 import statistics
 import sys
 from collections import defaultdict
@@ -295,6 +297,35 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
     return out
 
 
+def config_list(config, var):
+    """The words of shell variable var in the bench's config (written with printf %q), or None
+    when it is not set."""
+    m = re.search(rf"^{var}=(.*)$", config, re.M)
+    return " ".join(shlex.split(m.group(1))).split() if m else None
+
+
+def not_run(verdicts, config):
+    """Marks targets without measurements as "not run" when the config left out their device or
+    a method they compare (make bench BENCH_DEVICES=... runs a subset); a device or method that
+    was asked for and measured nothing still misses."""
+    lists = {var: config_list(config, var)
+             for var in ("BENCH_DEVICES", "BENCH_MEM_DEVICES", "BENCH_CPU_DEVICES", "BENCH_METHODS")}
+    out = []
+    for name, v, detail in verdicts:
+        dev = name.split()[0]
+        dev_var = "BENCH_MEM_DEVICES" if "kernel memory" in name or "per byte" in name else \
+            "BENCH_CPU_DEVICES" if "CPU/GiB" in name else "BENCH_DEVICES"
+        methods = [m for m in ("offload", "onload", "rw") if m in name] + (["rw"] if "read+write" in name else [])
+        missing = [f"{dev} not in {var}" for var in dict.fromkeys(("BENCH_DEVICES", dev_var))
+                   if lists[var] is not None and dev not in lists[var]] + \
+            [f"{m} not in BENCH_METHODS" for m in dict.fromkeys(methods)
+             if lists["BENCH_METHODS"] is not None and m not in lists["BENCH_METHODS"]]
+        if v == "miss" and detail.startswith(("no measurement", "needs two sizes")) and missing:
+            v, detail = "not run", ", ".join(missing)
+        out.append((name, v, detail))
+    return out
+
+
 def summary(groups):
     """Offload / read+write throughput at the largest size both have, per device."""
     parts = []
@@ -458,7 +489,8 @@ def main():
            "the device's own data is allocated before (every block written once).", ""]
     md += table(["dev", "method", "size", "idle MiB", "peak over idle KiB", "check"], mem_rows) + [""]
 
-    verdicts = targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate, latency)
+    verdicts = not_run(targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate,
+                               latency), config)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
     md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
     summ = summary(good)
