@@ -31,7 +31,9 @@ init() {
 	else
 		echo "tree: creating $tree (takes a minute)" >&2
 		rm -rf "$tree"
-		cp -a "$pristine" "$tree"
+		# The contents: a pristine tree given as a symbolic link stays untouched.
+		mkdir -p "$tree"
+		cp -a "$pristine/." "$tree/"
 		rm -f "$tree"/.pristine-*
 		git_t init -q
 		git_t add -A -f .
@@ -50,7 +52,7 @@ save() {
 	[ -d "$tree/.git" ] || die "no $tree; run 'make tree' first"
 	[ -z "$(git_t status --porcelain)" ] || die "commit your edits in $tree first"
 	rm -f "$top"/patches/*.patch
-	git_t format-patch -q -N --no-signature --zero-commit -o "$top/patches" base..HEAD >/dev/null
+	git_t format-patch -q -N --no-signature --zero-commit --abbrev=9 -o "$top/patches" base..HEAD >/dev/null
 	(cd "$top/patches" && ls -1 ./*.patch | sed 's#^\./##') >"$top/patches/series"
 	echo "tree: wrote $(wc -l <"$top/patches/series") patches to patches/" >&2
 }
