@@ -16,20 +16,35 @@
 /* Blocks one command copies when the backend copies by reading and writing. */
 #define NVMET_COPY_ONLOAD_BYTES		SZ_8M
 
-/*
+/**
+ * nvmet_copy_ns_enable() - decide the Copy limit of a namespace
+ * @ns: the namespace being enabled, its backend open
+ *
  * A namespace whose block device offloads copies takes commands as large as
  * one offloaded copy of that device, so that every command becomes one copy
  * inside the device. Other namespaces, on a file or on a device that cannot
  * offload, copy by reading and writing: a command there is bounded so that
- * it does not hold a worker for long.
+ * it does not hold a worker for long. Zoned namespaces do not take Copy:
+ * the target does not check a destination against the zone's write pointer.
+ *
+ * The limit is decided once, here, and kept while the namespace is enabled.
+ * Identify Namespace advertises it as MSSRL and MCL and every Copy command is
+ * checked against it, so that a command the host was told is valid stays
+ * valid when the device's own limit changes later (queue/copy_max_bytes in
+ * sysfs, a new device mapper table): blkdev_copy_offload() cuts each copy to
+ * the device's limit of the moment, and what the device refuses is copied
+ * by reading and writing.
  */
-static u32 nvmet_copy_max_blocks(struct nvmet_ns *ns)
+void nvmet_copy_ns_enable(struct nvmet_ns *ns)
 {
 	u64 bytes = NVMET_COPY_ONLOAD_BYTES;
 
+	ns->copy_max_blocks = 0;
+	if (!IS_ENABLED(CONFIG_BLK_COPY_OFFLOAD) || ns->csi != NVME_CSI_NVM)
+		return;
 	if (ns->bdev && bdev_max_copy_sectors(ns->bdev))
 		bytes = (u64)bdev_max_copy_sectors(ns->bdev) << SECTOR_SHIFT;
-	return min_t(u64, bytes >> ns->blksize_shift, U16_MAX);
+	ns->copy_max_blocks = min_t(u64, bytes >> ns->blksize_shift, U16_MAX);
 }
 
 /**
@@ -37,12 +52,13 @@ static u32 nvmet_copy_max_blocks(struct nvmet_ns *ns)
  * @ns: the namespace
  * @id: its Identify Namespace data
  *
- * MSSRL and MCL are both one command's worth (nvmet_copy_max_blocks()), so
- * any number of ranges up to MSRC + 1 may share it.
+ * MSSRL and MCL are both one command's worth, as decided when the namespace
+ * was enabled (nvmet_copy_ns_enable()), so any number of ranges up to
+ * MSRC + 1 may share it. A namespace without Copy keeps all three zero.
  */
 void nvmet_copy_set_limits(struct nvmet_ns *ns, struct nvme_id_ns *id)
 {
-	u32 blocks = nvmet_copy_max_blocks(ns);
+	u32 blocks = ns->copy_max_blocks;
 
 	if (!blocks)
 		return;
@@ -73,7 +89,8 @@ static u16 nvmet_copy_check_range(struct nvmet_req *req, u64 slba, u64 nlb,
  *
  * Accepts descriptor format 0h only, at most MSRC + 1 ranges of at most
  * MSSRL blocks each and MCL blocks in all, inside the namespace, as the
- * namespace's Identify data advertise them.
+ * namespace's Identify data advertise them: the limit decided when the
+ * namespace was enabled, not the device's limit of the moment.
  *
  * Return: an NVMe status.
  */
@@ -81,7 +98,7 @@ u16 nvmet_copy_parse(struct nvmet_req *req, struct nvmet_copy *copy)
 {
 	struct nvme_copy_command *cmd = &req->cmd->copy;
 	unsigned int nr = cmd->nr_ranges + 1, i;
-	u32 max_blocks = nvmet_copy_max_blocks(req->ns);
+	u32 max_blocks = req->ns->copy_max_blocks;
 	u8 shift = req->ns->blksize_shift;
 	u64 nsze = req->ns->size >> shift;
 	u64 sdlba = le64_to_cpu(cmd->sdlba);
