@@ -191,6 +191,7 @@ impl DiskStorage {
     /// Both lists have the same total length (the block layer checked that). A whole source
     /// block is shared with its destination; parts of blocks are written through the spare.
     /// The array's lock is held for [`COPY_BATCH`] pieces at a time, and dropped to allocate.
+    /// Fails with `EIO` when either list is empty.
     pub(crate) fn copy(
         &self,
         src: impl Iterator<Item = CopyRange>,
@@ -204,6 +205,11 @@ impl DiskStorage {
         };
         let (mut src, mut dst) = (src.map(bytes), dst.map(bytes));
         let (mut s, mut d) = (src.next(), dst.next());
+        if s.is_none() || d.is_none() {
+            // A copy without ranges copies nothing: fail it rather than report it as done. The
+            // block layer never sends one, and user space cannot reach this.
+            return Err(EIO);
+        }
         let mut spare = self.update.lock();
         let mut blocks = self.blocks.lock();
         let mut batch = 0;
