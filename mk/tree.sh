@@ -31,11 +31,15 @@ init() {
 	else
 		echo "tree: creating $tree (takes a minute)" >&2
 		rm -rf "$tree"
-		# The contents: a pristine tree given as a symbolic link stays untouched.
+		# "$pristine/." so that a pristine tree that is a symlink (to
+		# another clone's) is copied, not the link: the git commands
+		# below would otherwise write into the pristine tree.
 		mkdir -p "$tree"
-		cp -a "$pristine/." "$tree/"
+		cp -a "$pristine/." "$tree"
 		rm -f "$tree"/.pristine-*
 		git_t init -q
+		git_t config gc.auto 0
+		git_t config maintenance.auto 0
 		git_t add -A -f .
 		git_t commit -q -m "Linux 7.3.4 (Debian linux-source-7.3)"
 		git_t tag base

@@ -34,8 +34,13 @@ fn copy_range(
     pos_out: i64,
     len: usize,
 ) -> Result<u64> {
+    // Refused as `write()` refuses them, in the same order. The source is only read, which
+    // swap allows.
     if dst.is_read_only() {
         return Err(EPERM);
+    }
+    if dst.is_swap_busy() {
+        return Err(ETXTBSY);
     }
     let pos_in = u64::try_from(pos_in).map_err(|_| EINVAL)?;
     let pos_out = u64::try_from(pos_out).map_err(|_| EINVAL)?;

@@ -122,8 +122,12 @@ fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result
     if mode & bindings::BLK_OPEN_WRITE == 0 {
         return Err(EBADF);
     }
+    // Refused as `write()` refuses them, in the same order.
     if bdev.is_read_only() {
         return Err(EPERM);
+    }
+    if bdev.is_swap_busy() {
+        return Err(ETXTBSY);
     }
     let (flags, mut ranges) = read_arg(arg)?;
     let lim = Limits::of(bdev);

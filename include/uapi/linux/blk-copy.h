@@ -61,10 +61,11 @@ struct blkcopy {
 #define BLKCOPY_MAX_BYTES	_BITULL(32)
 
 /*
- * Errors: EBADF without write access, EPERM on a read-only device, EINVAL for
- * unknown flags, non-zero reserved fields or bad ranges, EFAULT for a bad
- * pointer, EOPNOTSUPP with BLKCOPY_OFFLOAD_ONLY when the device cannot
- * offload, or the I/O error that stopped the copy.
+ * Errors: EBADF without write access, EPERM on a read-only device, ETXTBSY on
+ * an active swap device (as for write()), EINVAL for unknown flags, non-zero
+ * reserved fields or bad ranges, EFAULT for a bad pointer, EOPNOTSUPP with
+ * BLKCOPY_OFFLOAD_ONLY when the device cannot offload, or the I/O error that
+ * stopped the copy.
  */
 #define BLKCOPY _IOWR(0x12, 129, struct blkcopy)
 

@@ -67,6 +67,16 @@ impl BlockDevice {
         unsafe { bindings::bdev_read_only(self.as_raw()) }
     }
 
+    /// Whether the device is an active swap device that user space must not write to.
+    ///
+    /// True from `swapon()` to `swapoff()`, except for the swap device that user space
+    /// hibernation saves its image to. `write()` to such a device fails with `ETXTBSY`; every
+    /// other way user space writes to a block device must refuse it the same way.
+    pub fn is_swap_busy(&self) -> bool {
+        // SAFETY: By the type invariant the device is valid and open.
+        unsafe { bindings::bdev_swap_busy(self.as_raw()) }
+    }
+
     /// The first sector of the device on its disk: 0 for a whole disk.
     pub fn start_sector(&self) -> u64 {
         // SAFETY: By the type invariant the device is valid; the start of a partition is set

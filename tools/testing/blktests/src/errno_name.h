@@ -23,6 +23,7 @@ static inline const char *errno_name(int err)
 	case EOVERFLOW: return "EOVERFLOW";
 	case ENXIO: return "ENXIO";
 	case ENODEV: return "ENODEV";
+	case ETXTBSY: return "ETXTBSY";
 	default: return strerror(err);
 	}
 }
