@@ -7,9 +7,21 @@
  */
 #include <linux/blkdev.h>
 #include <linux/export.h>
+#include <linux/init.h>
 #include <linux/sysfs.h>
 #include "../blk.h"
 #include "engine.h"
+
+struct workqueue_struct *blk_copy_wq;
+
+static int __init blk_copy_init(void)
+{
+	blk_copy_wq = alloc_workqueue("blk_copy", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!blk_copy_wq)
+		panic("Failed to create blk_copy workqueue\n");
+	return 0;
+}
+subsys_initcall(blk_copy_init);
 
 #define CREATE_TRACE_POINTS
 #define CREATE_RUST_TRACE_POINTS
@@ -25,13 +37,22 @@
  * with -EOPNOTSUPP and the copy stops, so that the caller can fall back to
  * blkdev_copy_onload() for the bytes after @params->copied.
  *
+ * A chunk the engine cannot get the memory for without waiting while it holds
+ * other pieces of the chunk is refused like one the devices cannot offload,
+ * with -EOPNOTSUPP. A synchronous copy waits as for I/O; when the caller is
+ * killed it issues no more chunks and returns -EINTR once the chunks in
+ * flight have completed, with @params->copied up to the first chunk it did not
+ * issue.
+ *
  * Context: process context, may sleep.
  * Return: for a synchronous copy (no @params->end_io), 0 or a negative errno,
  * also in @params->status; for an asynchronous one, -EIOCBQUEUED once
  * @params->end_io will be called, or an error for a copy that was not started
  * (then @params->end_io is not called). -EOPNOTSUPP when a device cannot
- * offload, -EINVAL for bad segments, -EPERM when @params->dst_bdev is
- * read-only.
+ * offload (the rest of) the copy, -EINVAL for bad segments, -EPERM when
+ * @params->dst_bdev is read-only, -EINTR when a synchronous copy was killed.
+ * On an error the bytes before @params->copied were copied: the error is that
+ * of the earliest chunk that was not.
  */
 int blkdev_copy_offload(struct blk_copy_params *params)
 {

@@ -41,6 +41,13 @@ use plan::{
 pub(crate) const BLK_STS_OK: bindings::blk_status_t =
     bindings::BLK_STS_OK as bindings::blk_status_t;
 
+/// The engine's workqueue, `blk_copy_wq`: copies issued from memory reclaim (dm-kcopyd,
+/// nvmet) continue on it under memory pressure, as it has a rescuer (`WQ_MEM_RECLAIM`).
+pub(crate) fn copy_wq() -> &'static kernel::workqueue::Queue {
+    // SAFETY: `blk_copy_wq` is allocated at boot, before any copy can start, and never freed.
+    unsafe { kernel::workqueue::Queue::from_raw(bindings::blk_copy_wq) }
+}
+
 /// How a copy is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -253,7 +260,7 @@ pub unsafe extern "C" fn blk_copy_rust_offload(params: *mut bindings::blk_copy_p
         }
         Ok(_) if is_async => EIOCBQUEUED.to_errno(),
         Ok(job) => {
-            job.wait();
+            OffloadJob::wait(&job);
             // SAFETY: A synchronous copy's parameters are valid until we return.
             unsafe { (*params).status }
         }

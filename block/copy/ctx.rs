@@ -23,12 +23,20 @@
 //! Every bio the engine submitted completes exactly once, through [`copy_bio_end_io`], and the
 //! chunk is reported to its job once all of them have and translation is over, whatever path
 //! was taken.
+//!
+//! A parked piece holds its bio, and a stacking driver's clone of it, until the chunk is done, so
+//! a chunk never waits for memory while it holds some: its bios are allocated before any is
+//! submitted, only the first of them waiting, and travel with `REQ_NOWAIT`, which stacking
+//! drivers honour by allocating without waiting too. A chunk that cannot get what it needs at
+//! once, or whose piece a driver could not take without waiting, is refused (`BLK_STS_NOTSUPP`)
+//! before anything was written, and the caller copies it in the kernel instead.
 
 use core::{
     mem,
     ptr::NonNull, //
 };
 use kernel::{
+    alloc::kvec::PushError,
     bindings,
     block::bdev::BlockDevice,
     prelude::*,
@@ -49,6 +57,7 @@ use crate::{
 };
 use bindings::{
     blk_status_t as BlkStatus,
+    BLK_STS_AGAIN,
     BLK_STS_IOERR,
     BLK_STS_NOTSUPP,
     BLK_STS_RESOURCE, //
@@ -129,6 +138,21 @@ impl Parked {
     /// Sectors the piece covers.
     fn sectors(self) -> u64 {
         self.range().nr_sectors.into()
+    }
+
+    /// Whether the piece still lies inside its device: always for a bio, which was checked on
+    /// its way down.
+    fn within_device(self) -> bool {
+        match self {
+            Self::Bio(_) => true,
+            Self::Direct {
+                sector, nr_sectors, ..
+            } => {
+                let bdev = self.bdev();
+                let end = sector - bdev.start_sector() + u64::from(nr_sectors);
+                end <= bdev.nr_bytes() >> kernel::block::SECTOR_SHIFT
+            }
+        }
     }
 
     /// The device the piece lies on.
@@ -233,6 +257,8 @@ pub(crate) struct CopyCtx {
     /// Offset of the chunk in the whole copy, and its length, in bytes.
     offset: u64,
     len: u64,
+    /// Source and destination pieces of the chunk.
+    nr_pieces: usize,
 }
 
 impl CopyCtx {
@@ -262,6 +288,7 @@ impl CopyCtx {
                 job,
                 offset,
                 len,
+                nr_pieces: nr_src + nr_dst,
             }),
             GFP_NOIO,
         )
@@ -281,12 +308,9 @@ impl CopyCtx {
         dst: impl Iterator<Item = (u64, u64)>,
     ) {
         if src_bdev.is_bio_based() || dst_bdev.is_bio_based() {
-            for (pos, len) in src {
-                Self::submit_bio(&this, src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len);
-            }
-            for (pos, len) in dst {
-                Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
-            }
+            let src = src.map(|(pos, len)| (src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len));
+            let dst = dst.map(|(pos, len)| (dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len));
+            Self::submit_stacked(&this, Iterator::chain(src, dst));
         } else {
             let mut dst = dst.peekable();
             let mut carrier = None;
@@ -303,7 +327,12 @@ impl CopyCtx {
             }
             drop(st);
             if let Some((pos, len)) = carrier {
-                Self::submit_bio(&this, dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len);
+                let op = bindings::req_op_REQ_OP_COPY_DST;
+                // The only bio of the chunk: waiting for it holds nothing another copy needs.
+                match new_bio(dst_bdev, op, pos, len, bindings::GFP_NOIO) {
+                    Some(bio) => Self::submit_bio(&this, bio),
+                    None => this.not_submitted(1),
+                }
             }
         }
         let mut st = this.state.lock();
@@ -311,35 +340,72 @@ impl CopyCtx {
         this.advance(st, None);
     }
 
-    fn submit_bio(this: &Arc<Self>, bdev: &BlockDevice, op: bindings::req_op, pos: u64, len: u64) {
-        let opf = op | bindings::REQ_NOMERGE;
-        // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use. A bio
-        // without pages needs no vector.
-        let bio = unsafe {
-            bindings::bio_alloc_bioset(
-                bdev.as_raw(),
-                0,
-                opf,
-                bindings::GFP_NOIO,
-                &raw mut bindings::fs_bio_set,
-            )
+    /// Submits every piece of a chunk to a stacked device as a bio of its own.
+    ///
+    /// A submitted piece stays parked until every other piece of the chunk has arrived, so no
+    /// piece may wait for memory another one holds: the bios are all allocated before any is
+    /// submitted, and only the first allocation may wait (it holds nothing yet). They travel
+    /// with `REQ_NOWAIT`, so that the stacking drivers do not wait either (dm allocates its
+    /// clones with `GFP_NOWAIT` then). A chunk that cannot get its memory at once is refused,
+    /// and the caller copies it in the kernel.
+    fn submit_stacked<'a>(
+        this: &Arc<Self>,
+        pieces: impl Iterator<Item = (&'a BlockDevice, bindings::req_op, u64, u64)>,
+    ) {
+        let nr = this.nr_pieces;
+        let Ok(mut bios) = KVec::with_capacity(nr, GFP_NOIO) else {
+            this.not_submitted(nr);
+            return;
         };
-        if bio.is_null() {
-            // Never submitted: it neither parks nor completes.
-            let mut st = this.state.lock();
-            st.fail(BLK_STS_RESOURCE);
-            st.pending -= 1;
-            st.outstanding -= 1;
-            this.advance(st, None);
+        for (bdev, op, pos, len) in pieces {
+            let gfp = if bios.is_empty() {
+                bindings::GFP_NOIO
+            } else {
+                bindings::GFP_NOWAIT
+            };
+            let bio = new_bio(bdev, op | bindings::REQ_NOWAIT, pos, len, gfp);
+            match bio.map(|bio| bios.push_within_capacity(bio)) {
+                Some(Ok(())) => {}
+                // Cannot be full: there is room for every piece of the chunk.
+                Some(Err(PushError(bio))) => {
+                    // SAFETY: `bio` was allocated above and never submitted.
+                    unsafe { bindings::bio_put(bio.as_ptr()) };
+                    break;
+                }
+                None => break,
+            }
+        }
+        if bios.len() != nr {
+            for bio in bios.drain_all() {
+                // SAFETY: The bios were allocated above and never submitted.
+                unsafe { bindings::bio_put(bio.as_ptr()) };
+            }
+            this.not_submitted(nr);
             return;
         }
+        for bio in bios.drain_all() {
+            Self::submit_bio(this, bio);
+        }
+    }
+
+    /// `nr` pieces could not be submitted: they neither park nor complete, and the chunk is
+    /// refused, so that the caller copies it another way.
+    fn not_submitted(&self, nr: usize) {
+        let mut st = self.state.lock();
+        st.fail(BLK_STS_NOTSUPP);
+        st.pending -= nr;
+        st.outstanding -= nr;
+        // The submitter still holds its count: nothing to act on yet.
+        drop(st);
+    }
+
+    /// Submits `bio`, a piece of this chunk from [`new_bio`], with a reference to the context.
+    fn submit_bio(this: &Arc<Self>, bio: NonNull<bindings::bio>) {
         let ctx: *const Self = Arc::into_raw(this.clone());
-        // SAFETY: `bio` was just allocated and is ours until submitted. `len` fits `bi_size`:
-        // chunks are limited to `u32::MAX` bytes. The reference in `bi_copy_ctx` is released by
-        // `copy_bio_end_io`, which is called exactly once.
+        // SAFETY: `bio` was just allocated and is ours until submitted. The reference in
+        // `bi_copy_ctx` is released by `copy_bio_end_io`, which is called exactly once.
         unsafe {
-            (*bio).bi_iter.bi_sector = pos >> kernel::block::SECTOR_SHIFT;
-            (*bio).bi_iter.bi_size = len as u32;
+            let bio = bio.as_ptr();
             (*bio).bi_end_io = Some(copy_bio_end_io);
             (*bio).bi_copy_ctx = ctx.cast_mut().cast();
             bindings::submit_bio(bio);
@@ -395,11 +461,13 @@ impl CopyCtx {
         let next = match st.phase {
             Phase::Translate => {
                 // Failed on its way down (a success here means something completed a copy
-                // bio without copying: never count that as copied).
-                st.fail(if status == BLK_STS_OK {
-                    BLK_STS_IOERR
-                } else {
-                    status
+                // bio without copying: never count that as copied). A piece a stacking driver
+                // could not take without waiting (`REQ_NOWAIT`) wrote nothing: the chunk is
+                // refused, to be copied another way.
+                st.fail(match status {
+                    BLK_STS_OK => BLK_STS_IOERR,
+                    BLK_STS_AGAIN | BLK_STS_RESOURCE => BLK_STS_NOTSUPP,
+                    status => status,
                 });
                 st.pending -= 1;
                 None
@@ -433,8 +501,13 @@ impl CopyCtx {
                 let nr_sectors = self.len >> kernel::block::SECTOR_SHIFT;
                 let sector = parked.range().sector;
                 trace::dispatch(parked.bdev(), sector, nr_sectors, nr_src, nr_dst);
-                // SAFETY: The bio is parked, so it is ours to submit; the hook will let it pass.
-                unsafe { bindings::submit_bio_noacct(bio.as_ptr()) };
+                // SAFETY: The bio is parked, so it is ours to change and submit; the hook will
+                // let it pass. As the request that executes the chunk it may wait for a tag:
+                // tags come back as requests complete, whatever the memory.
+                unsafe {
+                    (*bio.as_ptr()).bi_opf &= !bindings::REQ_NOWAIT;
+                    bindings::submit_bio_noacct(bio.as_ptr());
+                }
             }
             Next::End(src, dst, status) => {
                 for bio in Iterator::chain(src.into_iter(), dst).filter_map(Parked::bio) {
@@ -510,6 +583,12 @@ impl CopyCtx {
         if bytes(&st.src) != self.len || bytes(&st.dst) != self.len {
             return BLK_STS_IOERR;
         }
+        // Bios were checked against the end of their device when submitted; direct pieces are
+        // checked here, against what the device is now, as a partition may have shrunk since the
+        // copy was validated.
+        if Iterator::chain(st.src.iter(), st.dst.iter()).any(|p| !p.within_device()) {
+            return BLK_STS_IOERR;
+        }
         if st.src.len() > usize::from(lim.max_copy_src_segments)
             || st.dst.len() > usize::from(lim.max_copy_dst_segments)
             || self.len >> kernel::block::SECTOR_SHIFT > u64::from(lim.max_copy_sectors)
@@ -518,6 +597,36 @@ impl CopyCtx {
         }
         BLK_STS_OK
     }
+}
+
+/// A copy bio of `len` bytes at byte `pos` of `bdev` with operation and flags `opf`, not
+/// submitted yet, or `None` when none could be allocated with `gfp`.
+fn new_bio(
+    bdev: &BlockDevice,
+    opf: bindings::blk_opf_t,
+    pos: u64,
+    len: u64,
+    gfp: bindings::gfp_t,
+) -> Option<NonNull<bindings::bio>> {
+    // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use. A bio without
+    // pages needs no vector.
+    let bio = unsafe {
+        bindings::bio_alloc_bioset(
+            bdev.as_raw(),
+            0,
+            opf | bindings::REQ_NOMERGE,
+            gfp,
+            &raw mut bindings::fs_bio_set,
+        )
+    };
+    let bio = NonNull::new(bio)?;
+    // SAFETY: `bio` was just allocated and is ours. `len` fits `bi_size`: chunks are limited to
+    // `u32::MAX` bytes.
+    unsafe {
+        (*bio.as_ptr()).bi_iter.bi_sector = pos >> kernel::block::SECTOR_SHIFT;
+        (*bio.as_ptr()).bi_iter.bi_size = len as u32;
+    }
+    Some(bio)
 }
 
 /// Ends `bio` with `status`.

@@ -8,6 +8,14 @@
 #define _BLOCK_COPY_ENGINE_H
 
 #include <linux/blk-copy.h>
+#include <linux/workqueue.h>
+
+/*
+ * Where the engine issues chunks and runs asynchronous copies in the kernel:
+ * copies started from memory reclaim (dm-kcopyd, nvmet) must go on under
+ * memory pressure, so it has a rescuer (WQ_MEM_RECLAIM).
+ */
+extern struct workqueue_struct *blk_copy_wq;
 
 int blk_copy_rust_offload(struct blk_copy_params *params);
 int blk_copy_rust_onload(struct blk_copy_params *params);

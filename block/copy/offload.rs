@@ -20,13 +20,11 @@ use kernel::{
         SpinLockIrq, //
     },
     workqueue::{
-        self,
         Work,
         WorkItem, //
     }, //
 };
 
-use crate::BLK_STS_OK;
 use crate::{
     ctx::CopyCtx,
     plan::{
@@ -38,21 +36,65 @@ use crate::{
 };
 use bindings::{
     blk_status_t as BlkStatus,
-    BLK_STS_RESOURCE, //
+    BLK_STS_NOTSUPP, //
 };
 
 /// Chunks of one copy in flight at once.
 const MAX_CHUNKS_IN_FLIGHT: usize = 8;
+
+/// How long a synchronous copy waits before it looks for a fatal signal again.
+const WAIT_SLICE_MS: u32 = 250;
+
+/// Where a copy stopped: the earliest chunk that failed, or the first that was not issued
+/// because the caller was killed.
+///
+/// Chunks complete in any order, so the outcome is that of the earliest one that did not copy,
+/// not of the first failure in time: a later chunk's I/O error must not hide that the device
+/// refused an earlier one, which the caller copies another way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Outcome {
+    /// Offset of the earliest chunk that did not copy; every byte before it was copied.
+    stopped_at: u64,
+    /// Why it did not copy.
+    error: Option<Error>,
+}
+
+impl Outcome {
+    const fn new() -> Self {
+        Self {
+            stopped_at: u64::MAX,
+            error: None,
+        }
+    }
+
+    /// Whether a chunk failed or the copy was stopped.
+    fn stopped(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The chunk at `offset` did not copy, because of `error`.
+    fn fail(&mut self, offset: u64, error: Error) {
+        if offset < self.stopped_at {
+            self.stopped_at = offset;
+            self.error = Some(error);
+        }
+    }
+
+    /// The bytes copied of a copy of `total` bytes, and its result.
+    fn result(&self, total: u64) -> (u64, Result) {
+        match self.error {
+            None => (total, Ok(())),
+            Some(e) => (self.stopped_at.min(total), Err(e)),
+        }
+    }
+}
 
 struct JobState {
     plan: Plan,
     in_flight: usize,
     /// An issuer is running or queued: completions need not queue another.
     issuing: bool,
-    /// First error, or `BLK_STS_OK`.
-    status: BlkStatus,
-    /// Offset of the earliest failed chunk: every byte before it was copied.
-    failed_at: u64,
+    outcome: Outcome,
     finished: bool,
 }
 
@@ -93,8 +135,9 @@ impl OffloadJob {
         if max_bytes == 0 {
             return Err(EOPNOTSUPP);
         }
-        let plan = Plan::new(args.total, max_bytes, src.max_src_segs, dst.max_dst_segs)
-            .map_err(|_| EOPNOTSUPP)?;
+        let (max_src_segs, max_dst_segs) = plan::max_segments(&dst);
+        let plan =
+            Plan::new(args.total, max_bytes, max_src_segs, max_dst_segs).map_err(|_| EOPNOTSUPP)?;
         let job = Arc::pin_init(
             pin_init!(Self {
                 args,
@@ -103,8 +146,7 @@ impl OffloadJob {
                         plan,
                         in_flight: 0,
                         issuing: true,
-                        status: BLK_STS_OK,
-                        failed_at: u64::MAX,
+                        outcome: Outcome::new(),
                         finished: false,
                     },
                     "blk_copy_offload_job"
@@ -118,9 +160,27 @@ impl OffloadJob {
         Ok(job)
     }
 
-    /// Waits until the job has finished.
-    pub(crate) fn wait(&self) {
-        self.done.wait_for_completion();
+    /// Waits until the job has finished, as I/O; a fatal signal stops the job from issuing more
+    /// chunks, and it finishes once the chunks in flight have.
+    ///
+    /// Waits in slices, as `submit_bio_wait()` does, so that a long copy neither trips the
+    /// hung task detector nor keeps a killed task waiting for more than the chunks in flight.
+    pub(crate) fn wait(this: &Arc<Self>) {
+        let slice = kernel::time::msecs_to_jiffies(WAIT_SLICE_MS);
+        while !this.done.wait_for_completion_io_timeout(slice) {
+            if kernel::current!().fatal_signal_pending() {
+                this.stop(EINTR);
+            }
+        }
+    }
+
+    /// Issues no more chunks: the copy ends at the first chunk not issued yet, with `error`.
+    fn stop(&self, error: Error) {
+        let mut st = self.state.lock();
+        if st.plan.remaining() > 0 {
+            let next = st.plan.issued();
+            st.outcome.fail(next, error);
+        }
     }
 
     /// Issues chunks while there is room in flight, none failed and some are left.
@@ -131,13 +191,21 @@ impl OffloadJob {
         loop {
             let chunk = {
                 let mut st = this.state.lock();
-                let chunk = if st.status != BLK_STS_OK || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {
+                let chunk = if st.outcome.stopped() || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {
                     None
                 } else {
                     st.plan.next_chunk(&this.args.src, &this.args.dst)
                 };
                 let Some(chunk) = chunk else {
                     st.issuing = false;
+                    // Stopped while no chunk was in flight: no completion is left to finish.
+                    let finish = st.outcome.stopped() && st.in_flight == 0 && !st.finished;
+                    st.finished |= finish;
+                    let outcome = st.outcome;
+                    drop(st);
+                    if finish {
+                        this.finish(outcome);
+                    }
                     return;
                 };
                 st.in_flight += 1;
@@ -157,9 +225,17 @@ impl OffloadJob {
                     this.args.dst_bdev(),
                     chunk.dst.pieces(&this.args.dst, chunk.len),
                 ),
-                Err(_) => Self::chunk_done(this, chunk.done, BLK_STS_RESOURCE),
+                // Not offloaded for want of memory: the caller copies it another way.
+                Err(_) => Self::chunk_done(this, chunk.done, BLK_STS_NOTSUPP),
             }
         }
+    }
+
+    /// Reports the outcome to the caller, once.
+    fn finish(&self, outcome: Outcome) {
+        let (copied, result) = outcome.result(self.args.total);
+        self.args.finish(copied, result);
+        self.done.complete_all();
     }
 
     /// The chunk at `offset` finished with `status`.
@@ -168,43 +244,69 @@ impl OffloadJob {
     pub(crate) fn chunk_done(this: &Arc<Self>, offset: u64, status: BlkStatus) {
         let mut st = this.state.lock();
         st.in_flight -= 1;
-        if status != BLK_STS_OK {
-            if st.status == BLK_STS_OK {
-                st.status = status;
-            }
-            st.failed_at = st.failed_at.min(offset);
+        if let Err(e) = status_to_result(status) {
+            st.outcome.fail(offset, e);
         }
-        let more = st.status == BLK_STS_OK && st.plan.remaining() > 0;
+        let more = !st.outcome.stopped() && st.plan.remaining() > 0;
         let finish = !more && st.in_flight == 0 && !st.finished;
         st.finished |= finish;
         // A running issuer sees the room this completion made when it takes the lock next.
         let queue = more && !st.issuing;
         st.issuing |= queue;
-        let (status, failed_at) = (st.status, st.failed_at);
+        let outcome = st.outcome;
         drop(st);
         if finish {
-            let copied = if status == BLK_STS_OK {
-                this.args.total
-            } else {
-                failed_at
-            };
-            this.args.finish(copied, status_to_result(status));
-            this.done.complete_all();
+            this.finish(outcome);
         } else if queue {
             // Issuing allocates and may sleep: leave interrupt context. Nothing else queues the
-            // work while `issuing` is set.
-            let _ = workqueue::system_unbound().enqueue(this.clone());
+            // work while `issuing` is set. The queue has a rescuer: copies issued from reclaim
+            // (dm-kcopyd, nvmet) go on under memory pressure.
+            let _ = crate::copy_wq().enqueue(this.clone());
         }
     }
 }
 
 /// Converts a block layer status into a `Result`.
 pub(crate) fn status_to_result(status: BlkStatus) -> Result {
-    if status == BLK_STS_OK {
+    if status == crate::BLK_STS_OK {
         return Ok(());
     }
     // SAFETY: `blk_status_to_errno` only reads its argument.
     Err(Error::from_errno(unsafe {
         bindings::blk_status_to_errno(status)
     }))
+}
+
+#[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]
+#[kunit_tests(blk_copy_offload)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_of_a_copy_without_failures_is_all_of_it() {
+        assert_eq!(Outcome::new().result(1 << 20), (1 << 20, Ok(())));
+    }
+
+    #[test]
+    fn outcome_is_the_earliest_failed_chunk_not_the_first_in_time() {
+        let mut outcome = Outcome::new();
+        // A later chunk fails first with an I/O error, then an earlier one is refused.
+        outcome.fail(3 << 20, EIO);
+        outcome.fail(1 << 20, EOPNOTSUPP);
+        outcome.fail(2 << 20, EIO);
+        assert!(outcome.stopped());
+        assert_eq!(outcome.result(4 << 20), (1 << 20, Err(EOPNOTSUPP)));
+    }
+
+    #[test]
+    fn outcome_of_a_stopped_copy_ends_at_the_first_chunk_not_issued() {
+        let mut outcome = Outcome::new();
+        outcome.fail(2 << 20, EINTR);
+        // A chunk in flight when the copy was stopped fails afterwards, further on.
+        outcome.fail(3 << 20, EIO);
+        assert_eq!(outcome.result(8 << 20), (2 << 20, Err(EINTR)));
+        // One before the stop fails: its error is the copy's.
+        outcome.fail(1 << 20, EIO);
+        assert_eq!(outcome.result(8 << 20), (1 << 20, Err(EIO)));
+    }
 }

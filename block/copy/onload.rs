@@ -11,7 +11,7 @@
 //! batch's reads are in flight together, then its writes: a copy of many small ranges costs
 //! about what one range of the same total size does. A failed read or write stops the copy,
 //! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
-//! is all or nothing in what the copy reports.
+//! is all or nothing in what the copy reports. A fatal signal stops the copy between batches.
 
 use core::mem::MaybeUninit;
 use kernel::{
@@ -29,7 +29,6 @@ use kernel::{
     prelude::*,
     sync::Arc,
     workqueue::{
-        self,
         Work,
         WorkItem, //
     }, //
@@ -65,17 +64,17 @@ impl WorkItem for OnloadJob {
 }
 
 impl OnloadJob {
-    /// Runs the copy on the system's unbound workqueue; `args.finish()` reports the outcome.
+    /// Runs the copy on the engine's workqueue; `args.finish()` reports the outcome.
     pub(crate) fn start(args: CopyArgs) -> Result {
         let job = Arc::pin_init(
             pin_init!(Self {
                 args,
                 work <- new_work!("blk_copy_onload"),
             }),
-            GFP_KERNEL,
+            GFP_NOIO,
         )?;
         // A new job cannot be queued already.
-        let _ = workqueue::system_unbound().enqueue(job);
+        let _ = crate::copy_wq().enqueue(job);
         Ok(())
     }
 }
@@ -116,6 +115,10 @@ pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
         Err(e) => return (0, Err(e)),
     };
     loop {
+        // A killed caller stops between batches; what came before was copied.
+        if kernel::current!().fatal_signal_pending() {
+            return (plan.issued(), Err(EINTR));
+        }
         batch.clear();
         let mut used = 0;
         while used < pages.len() {

@@ -186,6 +186,12 @@ pub(crate) fn max_chunk(src_dev: &Limits, dst_dev: &Limits) -> u64 {
     max - max % align
 }
 
+/// The source and destination ranges one chunk may have: the destination's disk executes the
+/// copy, so both come from its limits, whatever the source device could take.
+pub(crate) fn max_segments(dst_dev: &Limits) -> (u16, u16) {
+    (dst_dev.max_src_segs, dst_dev.max_dst_segs)
+}
+
 /// A position in a list of segments: segment `idx`, `off` bytes into it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Cursor {
@@ -305,6 +311,11 @@ impl Plan {
         })
     }
 
+    /// Bytes handed out in chunks so far: the offset of the next chunk.
+    pub(crate) fn issued(&self) -> u64 {
+        self.next.done
+    }
+
     /// Bytes not yet handed out in a chunk.
     pub(crate) fn remaining(&self) -> u64 {
         self.total - self.next.done
@@ -366,6 +377,14 @@ mod tests {
     }
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn chunks_take_their_ranges_from_the_executing_disk() {
+        // The destination's disk executes the copy, so its limits bound both sides.
+        let mut dst = dev(512, MIB);
+        (dst.max_src_segs, dst.max_dst_segs) = (128, 2);
+        assert_eq!(max_segments(&dst), (128, 2));
+    }
 
     #[test]
     fn validate_accepts_good_copies() {
