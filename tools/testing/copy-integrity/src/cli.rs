@@ -29,6 +29,15 @@ Options:
  --verify-every K     compare the whole region every K ops (default 100; 0: at the end)
  --jobs J             J threads, each on its own part of the region (default 1)
  --race               copies race with writes to their sources and destinations
+ --faults             the kernel fails allocations and bios on purpose: set the
+                      thread's make-it-fail around each call under test (the
+                      caller sets up failslab, fail_page_alloc and
+                      fail_make_request with task-filter); accept EIO and
+                      ENOMEM (and EOPNOTSUPP from an offload-only BLKCOPY) if
+                      the data is what the call reports (the copied part holds
+                      the source, each other destination block its old or its
+                      copied data, a failed write's blocks old or new), count
+                      them in the summary (failed_*); not with --race
  --save FILE          save the minimal failing sequence to FILE
  --replay FILE        run a saved sequence instead of a random one
  --shrink-budget N    runs the shrinker may spend (default 300, 0: no shrinking)
@@ -55,6 +64,7 @@ pub struct Options {
     pub verify_every: u64,
     pub jobs: u64,
     pub race: bool,
+    pub faults: bool,
     pub save: Option<String>,
     pub replay: Option<String>,
     pub shrink_budget: usize,
@@ -81,6 +91,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
         verify_every: 100,
         jobs: 1,
         race: false,
+        faults: false,
         save: None,
         replay: None,
         shrink_budget: 300,
@@ -112,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--verify-every" => o.verify_every = number(name, &value()?)?,
             "--jobs" => o.jobs = number(name, &value()?)?,
             "--race" => o.race = true,
+            "--faults" => o.faults = true,
             "--save" => o.save = Some(value()?),
             "--replay" => o.replay = Some(value()?),
             "--shrink-budget" => o.shrink_budget = number(name, &value()?)?,
@@ -133,6 +145,9 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
     }
     if o.max_len == 0 {
         return Err("--max-len must not be 0".into());
+    }
+    if o.faults && o.race {
+        return Err("--faults does not go with --race".into());
     }
     if o.block_size.is_some_and(|b| b == 0 || !b.is_power_of_two()) {
         return Err("--block-size must be a power of two".into());
@@ -161,8 +176,10 @@ mod tests {
             (Some(5), Some(100), Some(4 << 20))
         );
         assert_eq!((o.mix.blkcopy, o.mix.write), (1, 0));
-        assert!(o.race && o.device == "/dev/x");
+        assert!(o.race && o.device == "/dev/x" && !o.faults);
         assert_eq!(parse(&args("--help")), Ok(None));
+        let o = parse(&args("--faults --ops 10 /dev/x")).ok().flatten();
+        assert!(o.is_some_and(|o| o.faults && !o.race));
         for bad in [
             "",
             "/dev/a /dev/b",
@@ -171,6 +188,7 @@ mod tests {
             "--bogus /dev/a",
             "--seed",
             "--mix foo=1 /dev/a",
+            "--faults --race /dev/a",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad}");
         }

@@ -3,7 +3,8 @@
 //! The device under test, behind a trait: a real block device, or a regular file for the
 //! read/write/copy_file_range() subset (the in-memory fake for tests is in `fake.rs`).
 
-use std::fs::File;
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,40 @@ pub trait Device: Send + Sync {
     fn copy_file_range(&self, src: u64, dst: u64, len: u64) -> io::Result<u64>;
     /// BLKDISCARD of `len` bytes at `off`.
     fn discard(&self, off: u64, len: u64) -> io::Result<()>;
+    /// Turns fault injection on or off for the calling thread's calls that follow, when the
+    /// device injects faults (`--faults`); the runner turns it on around each call under test
+    /// and off before it checks the outcome.
+    fn inject(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// This thread's `/proc/thread-self/make-it-fail`, opened while it was 0: opening it while
+    /// it is 1 could fail.
+    static MAKE_IT_FAIL: RefCell<Option<File>> = const { RefCell::new(None) };
+}
+
+/// Sets `make-it-fail` of the calling thread: with it set, the kernel's fault injection
+/// (failslab, fail_page_alloc, fail_make_request) with `task-filter` set fails this thread's
+/// allocations and bios at the probability the caller configured. Writing it allocates nothing,
+/// so turning it off cannot fail because it is on.
+fn make_it_fail(on: bool) -> io::Result<()> {
+    MAKE_IT_FAIL.with(|cell| {
+        let mut file = cell.borrow_mut();
+        if file.is_none() {
+            *file = Some(
+                OpenOptions::new()
+                    .write(true)
+                    .open("/proc/thread-self/make-it-fail")?,
+            );
+        }
+        let value: &[u8] = if on { b"1" } else { b"0" };
+        match file.as_ref() {
+            Some(f) => f.write_at(value, 0).map(|_| ()),
+            None => Err(io::Error::from(io::ErrorKind::NotFound)),
+        }
+    })
 }
 
 /// A block device opened O_RDWR|O_DIRECT, or a regular file opened O_RDWR.
@@ -49,6 +84,8 @@ pub struct RealDevice {
     bs: u64,
     size: u64,
     caps: Caps,
+    /// Calls under test run with `make-it-fail` set (`inject`).
+    faults: bool,
 }
 
 /// The `queue` directory in sysfs of the disk of the block device `rdev` (for a partition,
@@ -96,6 +133,7 @@ impl RealDevice {
                     discard: sysfs_number(&queue.join("discard_max_bytes")) > 0,
                 },
                 file,
+                faults: false,
             })
         } else if meta.file_type().is_file() {
             Ok(RealDevice {
@@ -103,10 +141,20 @@ impl RealDevice {
                 bs: block_size.unwrap_or(4096),
                 size: meta.len(),
                 caps: Caps::default(),
+                faults: false,
             })
         } else {
             Err(format!("{path}: not a block device or a regular file"))
         }
+    }
+
+    /// Makes `inject` set the calling thread's `make-it-fail`; fails when it cannot be written
+    /// (a kernel without CONFIG_FAULT_INJECTION, or no CAP_SYS_RESOURCE).
+    pub fn with_faults(mut self) -> Result<Self, String> {
+        make_it_fail(false)
+            .map_err(|e| format!("--faults: cannot write /proc/thread-self/make-it-fail: {e}"))?;
+        self.faults = true;
+        Ok(self)
     }
 }
 
@@ -142,5 +190,12 @@ impl Device for RealDevice {
 
     fn discard(&self, off: u64, len: u64) -> io::Result<()> {
         sys::discard(&self.file, off, len)
+    }
+
+    fn inject(&self, on: bool) -> io::Result<()> {
+        match self.faults {
+            true => make_it_fail(on),
+            false => Ok(()),
+        }
     }
 }

@@ -5,12 +5,14 @@
 //! Runs random BLKCOPY, copy_file_range(), O_DIRECT reads and writes, discards and invalid
 //! copies on a region of a block device, checks the device against an in-memory model byte
 //! for byte, and shrinks a failing sequence to a minimal one that can be saved and replayed.
-//! Race mode checks the semantics of copies racing with writes. See `cli::USAGE`.
+//! Race mode checks the semantics of copies racing with writes; fault mode (`--faults`) checks
+//! that ops the kernel fails on purpose fail cleanly. See `cli::USAGE`.
 
 mod cli;
 mod device;
 #[cfg(test)]
 mod fake;
+mod faults;
 mod model;
 mod ops;
 mod race;
@@ -85,7 +87,12 @@ fn reproduce(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let mut min = seq.clone();
-    if o.shrink_budget > 0 {
+    if o.faults {
+        writeln!(
+            out,
+            "not shrinking: faults were injected, a replay fails elsewhere or not at all"
+        )?;
+    } else if o.shrink_budget > 0 {
         writeln!(out, "shrinking {} ops...", seq.ops.len())?;
         min.ops = shrink::minimize(
             dev,
@@ -95,7 +102,7 @@ fn reproduce(
             finding,
             o.shrink_budget,
         );
-        let again = runner::replay(dev, seq.region, seq.seed, &min.ops);
+        let again = runner::replay(dev, seq.region, seq.seed, &min.ops, false);
         match again.finding {
             Some(f) => writeln!(out, "minimal sequence fails with: {}", f.message)?,
             None => writeln!(out, "minimal sequence did not fail again (flaky)")?,
@@ -146,11 +153,12 @@ fn run(
     writeln!(
         out,
         "copy-integrity: seed={seed} device={name} size={size} block_size={bs} region={}+{} \
-         jobs={jobs} mode={mode} can_offload={} discard={}",
+         jobs={jobs} mode={mode} can_offload={} discard={}{}",
         region.start,
         region.len,
         u8::from(caps.can_offload),
-        u8::from(caps.discard)
+        u8::from(caps.discard),
+        if o.faults { " faults=1" } else { "" }
     )
     .map_err(io)?;
 
@@ -182,6 +190,7 @@ fn run(
             ops,
             deadline,
             verify_every: o.verify_every,
+            faults: o.faults,
         })
         .collect();
     if jobs > 1 {
@@ -192,7 +201,9 @@ fn run(
     }
 
     let results: Vec<JobResult> = match &replayed {
-        Some(seq) => vec![runner::replay(dev, seq.region, seq.seed, &seq.ops)],
+        Some(seq) => vec![runner::replay(
+            dev, seq.region, seq.seed, &seq.ops, o.faults,
+        )],
         None => std::thread::scope(|s| {
             let handles: Vec<_> = configs
                 .iter()
@@ -263,11 +274,15 @@ fn run(
         .map_err(io)?;
     }
     let pass = mismatches == 0 && errors == 0;
+    let failed = match o.faults {
+        true => format!(" {}", stats.failed.summary()),
+        false => String::new(),
+    };
     writeln!(
         out,
         "copy-integrity: device={name} seed={seed} ops={} blkcopy={} offloaded={} \
          copy_file_range={} reads={} writes={} discards={} invalid={} bytes_copied={} \
-         races={} mismatches={mismatches} errors={errors} result={}",
+         races={}{failed} mismatches={mismatches} errors={errors} result={}",
         stats.ops,
         stats.blkcopy,
         stats.offloaded,
@@ -288,6 +303,21 @@ fn run(
     })
 }
 
+/// Makes the C library's allocator grow its heap rarely and in large steps, never give memory
+/// back, and serve every thread from that one heap, so that the tester's own allocations almost
+/// never ask the kernel for memory while fault injection is on for a call under test (an mmap()
+/// or brk() that fails then would abort the tester, not fail the call).
+fn keep_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt() only changes the allocator's tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = match cli::parse(&args) {
@@ -301,7 +331,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if o.faults {
+        keep_heap();
+    }
     let result = RealDevice::open(&o.device, o.block_size)
+        .and_then(|dev| if o.faults { dev.with_faults() } else { Ok(dev) })
         .and_then(|dev| run(&dev, &o.device, &o, &mut std::io::stdout().lock()));
     match result {
         Ok(Outcome::Pass) => ExitCode::SUCCESS,
@@ -317,7 +351,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fake::{Fault, MemDevice};
+    use fake::{Fault, Injection, MemDevice};
 
     fn options(s: &str) -> cli::Options {
         let args: Vec<String> = s.split_whitespace().map(String::from).collect();
@@ -350,6 +384,54 @@ mod tests {
         assert_eq!(s["seed"], "9");
         assert!(s["blkcopy"] != "0" && s["offloaded"] == s["blkcopy"] && s["invalid"] != "0");
         assert!(text.starts_with("copy-integrity: seed=9 "));
+        // Without --faults the output is what it was before there were faults.
+        assert!(!s.contains_key("failed") && !text.contains("faults="));
+    }
+
+    #[test]
+    fn clean_failures_under_faults_pass_and_are_counted() {
+        for (bs, jobs) in [(512, 2), (4096, 1)] {
+            let dev = MemDevice::new(8 << 20, bs, true, Fault::Injected(Injection::Clean));
+            let o = options(&format!("--seed 7 --ops 500 --jobs {jobs} --faults x"));
+            let (outcome, text) = run_text(&dev, &o);
+            assert_eq!(outcome, Outcome::Pass, "{text}");
+            assert!(text
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with(" faults=1")));
+            let s = summary(&text);
+            let n = |k: &str| s.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            for key in [
+                "failed_eio",
+                "failed_enomem",
+                "failed_eopnotsupp",
+                "failed_partial",
+            ] {
+                assert!(n(key) > 0, "{key}: {text}");
+            }
+            let by_errno = n("failed_eio") + n("failed_enomem") + n("failed_eopnotsupp");
+            assert_eq!(n("failed"), by_errno, "{text}");
+            assert_eq!((n("mismatches"), n("errors")), (0, 0), "{text}");
+            assert!(text.contains("short copy_file_range() returns"), "{text}");
+        }
+    }
+
+    #[test]
+    fn faults_find_bad_failures() {
+        for (how, key) in [
+            (Injection::OverReport, "mismatches"),
+            (Injection::TornWrite, "mismatches"),
+            (Injection::LeakOnFailure, "mismatches"),
+            (Injection::Misplaced, "mismatches"),
+            (Injection::Errno(libc::EFAULT), "errors"),
+            (Injection::Errno(libc::EINTR), "errors"),
+        ] {
+            let dev = MemDevice::new(8 << 20, 4096, true, Fault::Injected(how));
+            let (outcome, text) = run_text(&dev, &options("--seed 3 --ops 400 --faults x"));
+            assert_eq!(outcome, Outcome::Fail, "{how:?}: {text}");
+            assert_eq!(summary(&text)[key], "1", "{how:?}: {text}");
+            assert!(text.contains("not shrinking"), "{how:?}: {text}");
+        }
     }
 
     #[test]

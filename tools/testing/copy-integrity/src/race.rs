@@ -433,6 +433,7 @@ mod tests {
             ops: Some(ops),
             deadline: None,
             verify_every: 40,
+            faults: false,
         }
     }
 

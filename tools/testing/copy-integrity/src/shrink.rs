@@ -55,7 +55,7 @@ pub fn minimize(
         .clamp(1, ops.len().max(1))
         .min(ops.len())];
     shrink(ops, budget, |candidate| {
-        replay(dev, region, seed, candidate)
+        replay(dev, region, seed, candidate, false)
             .finding
             .is_some_and(|f| f.mismatch == first.mismatch)
     })
@@ -176,6 +176,7 @@ mod tests {
             ops: Some(500),
             deadline: None,
             verify_every: 50,
+            faults: false,
         };
         let run = run_job(&dev, &cfg);
         let finding = run.finding.expect("the bug is found");
@@ -184,7 +185,9 @@ mod tests {
         assert!(run.ops.len() > 10, "found early: {}", run.ops.len());
         let min = minimize(&dev, region, cfg.seed, &run.ops, &finding, 500);
         assert!(!min.is_empty() && min.len() <= 2, "{min:?}");
-        assert!(replay(&dev, region, cfg.seed, &min).finding.is_some());
+        assert!(replay(&dev, region, cfg.seed, &min, false)
+            .finding
+            .is_some());
         // The saved form replays the same ops.
         let seq = Sequence {
             seed: cfg.seed,
