@@ -22,18 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "errno_name.h"
-
-static long long parse_size(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 0);
-	const char *units = "KMG";
-	const char *unit = *end ? strchr(units, *end) : NULL;
-
-	if (unit)
-		v <<= 10 * (unit - units + 1);
-	return v;
-}
+#include "size_arg.h"
 
 int main(int argc, char **argv)
 {

@@ -20,21 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "size_arg.h"
 
 #define BLOCK 4096
 #define MAX_LEN (1 << 20)
-
-static long long parse_size(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 0);
-	const char *units = "KMG";
-	const char *unit = *end ? strchr(units, *end) : NULL;
-
-	if (unit)
-		v <<= 10 * (unit - units + 1);
-	return v;
-}
 
 /* Set this task's make-it-fail flag through the open descriptor @fd. */
 static int set_make_it_fail(int fd, const char *val)
