@@ -3,8 +3,9 @@
 """Turn what a `make check` guest left behind into one result per test.
 
 Reads RESULTS/ (written by mk/guest-check.sh and mk/check.sh) and prints a
-line per test, then "N passed, N failed, N skipped". Exit status 1 when
-anything failed.
+line per test, then why each failed test failed (a few lines each, so that
+the last lines of a CI log name it), then "N passed, N failed, N skipped".
+Exit status 1 when anything failed.
 
 Sources of results:
   - boot: the guest reached the test command and the kernel log up to the
@@ -25,6 +26,8 @@ REPORT = re.compile(
     r"blocked for more than|Kernel panic|kernel BUG at|"
     r"Call Trace:")
 MARKER = "run blktests "
+# Lines of a failed case's reasons repeated at the end.
+REASON_LINES = 14
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
@@ -57,6 +60,25 @@ def kunit(log):
             status = "pass" if verdict == "ok" else "fail"
         out.append((f"kunit/{suite}.{name}", status, rest.strip(" #")))
     return out
+
+
+def blktests_reasons(results):
+    """{group/NNN: [reason lines]} from the runner's log (blktests.log)."""
+    path = results / "blktests.log"
+    reasons = {}
+    if not path.exists():
+        return reasons
+    current = None
+    for line in path.read_text(errors="replace").splitlines():
+        m = re.match(r"^(\S+/\S+) .*\[failed\]$", line)
+        if m:
+            current = reasons.setdefault(m.group(1), [])
+        elif current is not None and line.startswith("    "):
+            if not line.strip().startswith("runtime "):
+                current.append(line.strip())
+        else:
+            current = None
+    return reasons
 
 
 def main():
@@ -105,6 +127,16 @@ def main():
     for name, status, detail in rows:
         counts[status] = counts.get(status, 0) + 1
         print(f"{name:<60} [{words.get(status, status)}]" + (f"  {detail}" if detail and status != "pass" else ""))
+    reasons = blktests_reasons(results)
+    for name, status, detail in rows:
+        if status != "fail":
+            continue
+        print(f"failed: {name}" + (f"  {detail}" if detail else ""))
+        lines = reasons.get(name, [])
+        for line in lines[:REASON_LINES]:
+            print(f"    {line[:200]}")
+        if len(lines) > REASON_LINES:
+            print(f"    ... {len(lines) - REASON_LINES} more lines in blktests.log")
     print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
     return 1 if counts["fail"] else 0
 
