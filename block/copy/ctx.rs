@@ -12,13 +12,23 @@
 //! nothing could remap a piece, so only the last destination piece goes as a bio and the others
 //! are parked as ranges at once, which saves two bios per range of a many-range copy.
 //!
+//! `bi_copy_ctx` points to the bio's [`Slot`]: the context and the piece's place in the chunk,
+//! so that a piece is parked at its index whatever order the pieces arrive in (a multipath
+//! requeue, for one, resubmits them in another order), and the driver reads the ranges in the
+//! copy's order. A parked bio holds a reference to its device (taken with
+//! [`BlockDevice::get_ref`]) until the chunk is done, as nothing else keeps a disk the caller did
+//! not open, such as a multipath path, from being freed when it is removed; the references are
+//! dropped on the engine's workqueue, as the last one frees the disk.
+//!
 //! Translation is over when every bio has either been parked or failed. The context then checks
 //! what arrived: no failure, all destinations on one disk, all sources on that disk or on one
 //! its driver can copy from (`can_copy_from`), within the disk's copy limits. If so it
 //! dispatches one parked destination bio, which becomes the request that carries the whole
 //! chunk to the driver; the driver reads all ranges through [`blk_copy_nr_ranges`] and
 //! [`blk_copy_get_range`]. Otherwise it ends every parked bio with the error. When the
-//! dispatched request completes, every other parked bio is ended with its status.
+//! dispatched request completes, every other parked bio is ended with its status. A dispatched
+//! request that comes back down on another disk (a multipath failover to another path) is
+//! refused, as its other pieces are on the first one: the caller copies the chunk another way.
 //!
 //! Every bio the engine submitted completes exactly once, through [`copy_bio_end_io`], and the
 //! chunk is reported to its job once all of them have and translation is over, whatever path
@@ -39,14 +49,22 @@ use kernel::{
     alloc::kvec::PushError,
     bindings,
     block::bdev::BlockDevice,
+    device::Device,
+    impl_has_work,
+    new_work,
     prelude::*,
     sync::{
+        aref::ARef,
         new_spinlock_irq,
         Arc,
         ArcBorrow,
         SetOnce,
         SpinLockIrq,
         SpinLockIrqGuard, //
+    },
+    workqueue::{
+        Work,
+        WorkItem, //
     }, //
 };
 
@@ -89,7 +107,8 @@ enum Parked {
 }
 
 // SAFETY: A parked bio belongs to the context until the context ends or dispatches it, which may
-// happen on any CPU; the device of a direct piece is held open by the copy's caller.
+// happen on any CPU; its device is referenced by the context (`State::pins`), that of a direct
+// piece held open by the copy's caller.
 unsafe impl Send for Parked {}
 
 impl Parked {
@@ -157,12 +176,30 @@ impl Parked {
 
     /// The device the piece lies on.
     fn bdev<'a>(self) -> &'a BlockDevice {
-        // SAFETY: A parked bio holds its device open until the context ends it, and the caller
-        // of the copy holds the device of a direct piece open until the copy has finished; the
-        // returned reference is only used while the piece is parked.
+        // SAFETY: The context holds a reference to the device of a parked bio until the chunk is
+        // done, and the caller of the copy holds the device of a direct piece open until the
+        // copy has finished; the returned reference is only used while the piece is parked.
         unsafe { BlockDevice::from_raw(self.range().bdev) }
     }
 }
+
+/// What `bi_copy_ctx` of a piece's bios points to: its context and its place in the chunk.
+///
+/// # Invariants
+///
+/// `ctx` points to the [`CopyCtx`] whose `slots` hold this slot.
+struct Slot {
+    ctx: NonNull<CopyCtx>,
+    /// On the destination side rather than the source side.
+    dst: bool,
+    /// Index of the piece on its side, in the copy's order.
+    index: usize,
+}
+
+// SAFETY: A slot is only read, from any CPU a bio of its piece reaches, while the context lives.
+unsafe impl Send for Slot {}
+// SAFETY: Nothing changes a slot once its context is built.
+unsafe impl Sync for Slot {}
 
 /// Mutable state of a context, under [`CopyCtx::state`].
 struct State {
@@ -174,9 +211,11 @@ struct State {
     outstanding: usize,
     /// First error, or `BLK_STS_OK`.
     status: BlkStatus,
-    /// Parked source and destination pieces, in the order they arrived, until dispatched.
-    src: KVec<Parked>,
-    dst: KVec<Parked>,
+    /// Parked source and destination pieces, each at its index in the chunk, until dispatched.
+    src: KVec<Option<Parked>>,
+    dst: KVec<Option<Parked>>,
+    /// References to the devices of the parked bios, dropped once the chunk is done.
+    pins: KVec<ARef<Device>>,
 }
 
 impl State {
@@ -186,11 +225,37 @@ impl State {
         }
     }
 
-    /// Parks a piece that was never a bio on the destination side (`dst`) or the source side.
-    fn park_direct(&mut self, piece: Parked, dst: bool) {
+    /// A state for `nr_src` source and `nr_dst` destination pieces, none parked.
+    fn new(nr_src: usize, nr_dst: usize) -> Result<Self> {
+        let unparked = |nr| KVec::from_elem(None, nr, GFP_NOIO);
+        Ok(Self {
+            phase: Phase::Translate,
+            pending: nr_src + nr_dst + 1,
+            outstanding: nr_src + nr_dst,
+            status: BLK_STS_OK,
+            src: unparked(nr_src)?,
+            dst: unparked(nr_dst)?,
+            pins: KVec::with_capacity(nr_src + nr_dst, GFP_NOIO)?,
+        })
+    }
+
+    /// Parks `piece` at `index` on the destination side (`dst`) or the source side. Returns
+    /// `false`, parking nothing, when the place is taken or out of the chunk: a piece that
+    /// arrived twice, or that a stacking driver made by splitting one.
+    fn park(&mut self, piece: Parked, dst: bool, index: usize) -> bool {
         let list = if dst { &mut self.dst } else { &mut self.src };
-        // Cannot fail: the lists have room for every piece of the chunk.
-        if list.push_within_capacity(piece).is_err() {
+        match list.get_mut(index) {
+            Some(place @ None) => {
+                *place = Some(piece);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Parks a piece that was never a bio.
+    fn park_direct(&mut self, piece: Parked, dst: bool, index: usize) {
+        if !self.park(piece, dst, index) {
             self.fail(BLK_STS_IOERR);
         }
         // It needs no translation and never completes.
@@ -209,18 +274,20 @@ impl State {
 struct Dispatched {
     /// The parked bio sent down as the request.
     carrier: NonNull<bindings::bio>,
-    src: KVec<Parked>,
-    dst: KVec<Parked>,
+    /// The disk it was sent to, which holds the other pieces.
+    disk: *mut bindings::gendisk,
+    src: KVec<Option<Parked>>,
+    dst: KVec<Option<Parked>>,
 }
 
-// SAFETY: The carrier bio is only compared with, or read while the request it became is in
-// flight; the pieces are `Send`.
+// SAFETY: The carrier bio and the disk are only compared with, or read while the request the
+// carrier became is in flight; the pieces are `Send`.
 unsafe impl Send for Dispatched {}
 // SAFETY: Nothing changes a `Dispatched` once it is shared.
 unsafe impl Sync for Dispatched {}
 
 impl Dispatched {
-    fn side(&self, op: bindings::req_op) -> &KVec<Parked> {
+    fn side(&self, op: bindings::req_op) -> &[Option<Parked>] {
         if op == bindings::req_op_REQ_OP_COPY_SRC {
             &self.src
         } else {
@@ -235,7 +302,7 @@ enum Next {
     /// Send this parked bio down as the copy request of `nr_src` and `nr_dst` ranges.
     Dispatch(NonNull<bindings::bio>, usize, usize),
     /// End the parked bios among these pieces with the status.
-    End(KVec<Parked>, KVec<Parked>, BlkStatus),
+    End(KVec<Option<Parked>>, KVec<Option<Parked>>, BlkStatus),
     /// End the dispatched pieces' bios but the carrier with the status.
     EndDispatched(BlkStatus),
 }
@@ -246,19 +313,37 @@ enum Next {
 ///
 /// Each bio the engine submitted for the chunk holds one reference, taken in
 /// [`CopyCtx::submit_bio`] and released in [`copy_bio_end_io`]; clones of those bios point to
-/// the context without a reference of their own, as they never outlive their original.
+/// the context without a reference of their own, as they never outlive their original. `slots`
+/// has a slot for every piece, sources first, and is never resized, so that its slots stay
+/// where the bios point.
 #[pin_data]
 pub(crate) struct CopyCtx {
     #[pin]
     state: SpinLockIrq<State>,
+    slots: KVec<Slot>,
+    /// Drops the references in `State::pins` once the chunk is done.
+    #[pin]
+    release: Work<CopyCtx>,
     /// Set under `state`'s lock when the phase becomes [`Phase::Copy`].
     dispatched: SetOnce<Dispatched>,
     job: Arc<OffloadJob>,
     /// Offset of the chunk in the whole copy, and its length, in bytes.
     offset: u64,
     len: u64,
-    /// Source and destination pieces of the chunk.
-    nr_pieces: usize,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for CopyCtx { self.release }
+}
+
+impl WorkItem for CopyCtx {
+    type Pointer = Arc<CopyCtx>;
+
+    fn run(this: Arc<CopyCtx>) {
+        let pins = mem::take(&mut this.state.lock().pins);
+        // Dropped here, in process context: the last reference to a removed disk frees it.
+        drop(pins);
+    }
 }
 
 impl CopyCtx {
@@ -271,27 +356,45 @@ impl CopyCtx {
         nr_src: usize,
         nr_dst: usize,
     ) -> Result<Arc<Self>> {
-        let src = KVec::with_capacity(nr_src, GFP_NOIO)?;
-        let dst = KVec::with_capacity(nr_dst, GFP_NOIO)?;
-        let state = State {
-            phase: Phase::Translate,
-            pending: nr_src + nr_dst + 1,
-            outstanding: nr_src + nr_dst,
-            status: BLK_STS_OK,
-            src,
-            dst,
-        };
+        let state = State::new(nr_src, nr_dst)?;
+        let mut slots = KVec::with_capacity(nr_src + nr_dst, GFP_NOIO)?;
+        let sides = Iterator::chain(
+            (0..nr_src).map(|i| (false, i)),
+            (0..nr_dst).map(|i| (true, i)),
+        );
+        for (dst, index) in sides {
+            let slot = Slot {
+                ctx: NonNull::dangling(),
+                dst,
+                index,
+            };
+            // Cannot fail: there is room for every piece.
+            slots.push_within_capacity(slot).map_err(|_| ENOMEM)?;
+        }
         Arc::pin_init(
-            pin_init!(Self {
+            pin_init!(&this in Self {
                 state <- new_spinlock_irq!(state, "blk_copy_ctx"),
+                // INVARIANT: A slot for every piece, pointing to the context being built.
+                slots: {
+                    for slot in slots.iter_mut() {
+                        slot.ctx = this;
+                    }
+                    slots
+                },
+                release <- new_work!("blk_copy_ctx_release"),
                 dispatched: SetOnce::new(),
                 job,
                 offset,
                 len,
-                nr_pieces: nr_src + nr_dst,
             }),
             GFP_NOIO,
         )
+    }
+
+    /// The slots of the source pieces and those of the destination pieces, in order.
+    fn sides(&self) -> (&[Slot], &[Slot]) {
+        let nr_src = self.slots.iter().take_while(|slot| !slot.dst).count();
+        self.slots.split_at(nr_src)
     }
 
     /// Submits the pieces of the chunk, sources first, then lets translation finish.
@@ -307,37 +410,39 @@ impl CopyCtx {
         dst_bdev: &BlockDevice,
         dst: impl Iterator<Item = (u64, u64)>,
     ) {
+        let (src_slots, dst_slots) = this.sides();
         if src_bdev.is_bio_based() || dst_bdev.is_bio_based() {
-            let src = src.map(|(pos, len)| (src_bdev, bindings::req_op_REQ_OP_COPY_SRC, pos, len));
-            let dst = dst.map(|(pos, len)| (dst_bdev, bindings::req_op_REQ_OP_COPY_DST, pos, len));
+            let src =
+                Iterator::zip(src, src_slots).map(|((pos, len), slot)| (src_bdev, pos, len, slot));
+            let dst =
+                Iterator::zip(dst, dst_slots).map(|((pos, len), slot)| (dst_bdev, pos, len, slot));
             Self::submit_stacked(&this, Iterator::chain(src, dst));
         } else {
-            let mut dst = dst.peekable();
+            let mut dst = Iterator::zip(dst, dst_slots).peekable();
             let mut carrier = None;
             let mut st = this.state.lock();
-            for (pos, len) in src {
-                st.park_direct(Parked::direct(src_bdev, pos, len), false);
+            for ((pos, len), slot) in Iterator::zip(src, src_slots) {
+                st.park_direct(Parked::direct(src_bdev, pos, len), false, slot.index);
             }
-            while let Some((pos, len)) = dst.next() {
+            while let Some(((pos, len), slot)) = dst.next() {
                 if dst.peek().is_none() {
-                    carrier = Some((pos, len));
+                    carrier = Some((pos, len, slot));
                     break;
                 }
-                st.park_direct(Parked::direct(dst_bdev, pos, len), true);
+                st.park_direct(Parked::direct(dst_bdev, pos, len), true, slot.index);
             }
             drop(st);
-            if let Some((pos, len)) = carrier {
-                let op = bindings::req_op_REQ_OP_COPY_DST;
+            if let Some((pos, len, slot)) = carrier {
                 // The only bio of the chunk: waiting for it holds nothing another copy needs.
-                match new_bio(dst_bdev, op, pos, len, bindings::GFP_NOIO) {
-                    Some(bio) => Self::submit_bio(&this, bio),
+                match new_bio(dst_bdev, slot, pos, len, bindings::GFP_NOIO) {
+                    Some(bio) => Self::submit_bio(&this, bio, slot),
                     None => this.not_submitted(1),
                 }
             }
         }
         let mut st = this.state.lock();
         st.pending -= 1;
-        this.advance(st, None);
+        Self::advance(&this, st, None);
     }
 
     /// Submits every piece of a chunk to a stacked device as a bio of its own.
@@ -349,42 +454,43 @@ impl CopyCtx {
     /// clones with `GFP_NOWAIT` then). A chunk that cannot get its memory at once is refused,
     /// and the caller copies it in the kernel.
     fn submit_stacked<'a>(
-        this: &Arc<Self>,
-        pieces: impl Iterator<Item = (&'a BlockDevice, bindings::req_op, u64, u64)>,
+        this: &'a Arc<Self>,
+        pieces: impl Iterator<Item = (&'a BlockDevice, u64, u64, &'a Slot)>,
     ) {
-        let nr = this.nr_pieces;
+        let nr = this.slots.len();
         let Ok(mut bios) = KVec::with_capacity(nr, GFP_NOIO) else {
             this.not_submitted(nr);
             return;
         };
-        for (bdev, op, pos, len) in pieces {
+        for (bdev, pos, len, slot) in pieces {
             let gfp = if bios.is_empty() {
                 bindings::GFP_NOIO
             } else {
                 bindings::GFP_NOWAIT
             };
-            let bio = new_bio(bdev, op | bindings::REQ_NOWAIT, pos, len, gfp);
-            match bio.map(|bio| bios.push_within_capacity(bio)) {
-                Some(Ok(())) => {}
-                // Cannot be full: there is room for every piece of the chunk.
-                Some(Err(PushError(bio))) => {
-                    // SAFETY: `bio` was allocated above and never submitted.
-                    unsafe { bindings::bio_put(bio.as_ptr()) };
-                    break;
-                }
-                None => break,
+            let Some(bio) = new_bio(bdev, slot, pos, len, gfp) else {
+                break;
+            };
+            // SAFETY: `bio` was just allocated and is ours.
+            unsafe { (*bio.as_ptr()).bi_opf |= bindings::REQ_NOWAIT };
+            // Cannot fail: there is room for every piece of the chunk. Should it, the bio is
+            // not in `bios`, and the clean-up below puts it with the others.
+            if let Err(PushError((bio, _))) = bios.push_within_capacity((bio, slot)) {
+                // SAFETY: `bio` was allocated above and never submitted.
+                unsafe { bindings::bio_put(bio.as_ptr()) };
+                break;
             }
         }
         if bios.len() != nr {
-            for bio in bios.drain_all() {
+            for (bio, _) in bios.drain_all() {
                 // SAFETY: The bios were allocated above and never submitted.
                 unsafe { bindings::bio_put(bio.as_ptr()) };
             }
             this.not_submitted(nr);
             return;
         }
-        for bio in bios.drain_all() {
-            Self::submit_bio(this, bio);
+        for (bio, slot) in bios.drain_all() {
+            Self::submit_bio(this, bio, slot);
         }
     }
 
@@ -399,29 +505,41 @@ impl CopyCtx {
         drop(st);
     }
 
-    /// Submits `bio`, a piece of this chunk from [`new_bio`], with a reference to the context.
-    fn submit_bio(this: &Arc<Self>, bio: NonNull<bindings::bio>) {
-        let ctx: *const Self = Arc::into_raw(this.clone());
-        // SAFETY: `bio` was just allocated and is ours until submitted. The reference in
-        // `bi_copy_ctx` is released by `copy_bio_end_io`, which is called exactly once.
+    /// Submits `bio`, the piece of this chunk at `slot`, from [`new_bio`], with a reference to
+    /// the context.
+    fn submit_bio(this: &Arc<Self>, bio: NonNull<bindings::bio>, slot: &Slot) {
+        // Released by `copy_bio_end_io`, which finds the context through the slot.
+        let _ = Arc::into_raw(this.clone());
+        let slot: *const Slot = slot;
+        // SAFETY: `bio` was just allocated and is ours until submitted. `copy_bio_end_io` is
+        // called exactly once; the slot lives as long as the context, which the bio holds.
         unsafe {
             let bio = bio.as_ptr();
             (*bio).bi_end_io = Some(copy_bio_end_io);
-            (*bio).bi_copy_ctx = ctx.cast_mut().cast();
+            (*bio).bi_copy_ctx = slot.cast_mut().cast();
             bindings::submit_bio(bio);
         }
     }
 
-    /// A bio of this context reached `submit_bio_noacct()` on its way down.
+    /// A bio of this context, the piece at `slot`, reached `submit_bio_noacct()` on its way
+    /// down.
     ///
     /// Returns `true` when the bio is to be submitted further.
-    fn arrive(this: ArcBorrow<'_, Self>, bio: NonNull<bindings::bio>) -> bool {
+    fn arrive(this: ArcBorrow<'_, Self>, slot: &Slot, bio: NonNull<bindings::bio>) -> bool {
         let parked = Parked::Bio(bio);
         let bdev = parked.bdev();
         let lim = bdev.limits();
         let mut st = this.state.lock();
-        if st.phase == Phase::Copy && this.dispatched.as_ref().is_some_and(|d| d.carrier == bio) {
-            return true;
+        if let Some(d) = this.dispatched.as_ref().filter(|d| d.carrier == bio) {
+            // The carrier on its way to the driver, or back after a path failed and the request
+            // was failed over: on to a stacking driver or the disk that holds the chunk's other
+            // pieces, but not to another path, where they are not.
+            if bdev.is_bio_based() || bdev.disk() == d.disk {
+                return true;
+            }
+            drop(st);
+            end_bio(bio, BLK_STS_NOTSUPP);
+            return false;
         }
         let refuse = if st.phase != Phase::Translate {
             // Stacking drivers must not split copy bios: this is an extra piece.
@@ -431,22 +549,20 @@ impl CopyCtx {
         } else if bdev.is_bio_based() {
             // A stacking driver that opted in: it remaps the bio and submits it further down.
             return true;
-        } else {
-            // SAFETY: The bio is valid and ours by the safety requirements of the hook.
-            let op = unsafe { (*bio.as_ptr()).bi_opf } & bindings::REQ_OP_MASK;
-            let list = if op == bindings::req_op_REQ_OP_COPY_SRC {
-                &mut st.src
-            } else {
-                &mut st.dst
-            };
-            if list.push_within_capacity(parked).is_ok() {
-                st.pending -= 1;
-                // Keep the context alive while acting on it: ending parked bios may drop the
-                // last reference.
-                let this: Arc<Self> = this.into();
-                this.advance(st, None);
-                return false;
+        } else if st.park(parked, slot.dst, slot.index) {
+            // Cannot fail: there is room for a reference per piece. Should it, the piece is
+            // parked but its device not pinned: refuse the chunk.
+            if st.pins.push_within_capacity(bdev.get_ref()).is_err() {
+                st.fail(BLK_STS_NOTSUPP);
             }
+            st.pending -= 1;
+            // Keep the context alive while acting on it: ending parked bios may drop the last
+            // reference.
+            let this: Arc<Self> = this.into();
+            Self::advance(&this, st, None);
+            return false;
+        } else {
+            // A second bio for this piece: a stacking driver split it.
             BLK_STS_IOERR
         };
         drop(st);
@@ -480,25 +596,26 @@ impl CopyCtx {
             }
             Phase::Done => Some(Next::Nothing),
         };
-        this.advance(st, next);
+        Self::advance(&this, st, next);
     }
 
     /// Finishes translation if it is over, acts on `next` without the lock, and reports the
     /// chunk once everything settled.
-    fn advance(&self, mut st: SpinLockIrqGuard<'_, State>, next: Option<Next>) {
+    fn advance(this: &Arc<Self>, mut st: SpinLockIrqGuard<'_, State>, next: Option<Next>) {
         let next = match next {
             Some(next) => next,
-            None if st.phase == Phase::Translate && st.pending == 0 => self.translated(&mut st),
+            None if st.phase == Phase::Translate && st.pending == 0 => this.translated(&mut st),
             None => Next::Nothing,
         };
         let report = st.settled() && st.phase != Phase::Copy;
         let status = st.status;
+        let release = report && !st.pins.is_empty();
         drop(st);
         match next {
             Next::Nothing => {}
             Next::Dispatch(bio, nr_src, nr_dst) => {
                 let parked = Parked::Bio(bio);
-                let nr_sectors = self.len >> kernel::block::SECTOR_SHIFT;
+                let nr_sectors = this.len >> kernel::block::SECTOR_SHIFT;
                 let sector = parked.range().sector;
                 trace::dispatch(parked.bdev(), sector, nr_sectors, nr_src, nr_dst);
                 // SAFETY: The bio is parked, so it is ours to change and submit; the hook will
@@ -510,13 +627,14 @@ impl CopyCtx {
                 }
             }
             Next::End(src, dst, status) => {
-                for bio in Iterator::chain(src.into_iter(), dst).filter_map(Parked::bio) {
+                let pieces = Iterator::chain(src.into_iter(), dst).flatten();
+                for bio in pieces.filter_map(Parked::bio) {
                     end_bio(bio, status);
                 }
             }
             Next::EndDispatched(status) => {
-                if let Some(d) = self.dispatched.as_ref() {
-                    let pieces = Iterator::chain(d.src.iter(), d.dst.iter());
+                if let Some(d) = this.dispatched.as_ref() {
+                    let pieces = Iterator::chain(d.src.iter(), d.dst.iter()).flatten();
                     for bio in pieces.filter_map(|p| p.bio()) {
                         if bio != d.carrier {
                             end_bio(bio, status);
@@ -526,7 +644,11 @@ impl CopyCtx {
             }
         }
         if report {
-            OffloadJob::chunk_done(&self.job, self.offset, status);
+            OffloadJob::chunk_done(&this.job, this.offset, status);
+        }
+        if release {
+            // Cannot fail: the chunk is done once, so its work is not queued yet.
+            let _ = crate::copy_wq().enqueue(this.clone());
         }
     }
 
@@ -541,7 +663,7 @@ impl CopyCtx {
         }
         // The first destination bio carries the chunk: there is one, as every chunk sends at
         // least one destination piece as a bio.
-        let Some(bio) = st.dst.iter().find_map(|p| p.bio()) else {
+        let Some(bio) = st.dst.iter().flatten().find_map(|p| p.bio()) else {
             st.fail(BLK_STS_IOERR);
             st.phase = Phase::Done;
             return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
@@ -551,6 +673,7 @@ impl CopyCtx {
         // A context dispatches once, so this populates it.
         self.dispatched.populate(Dispatched {
             carrier: bio,
+            disk: Parked::Bio(bio).bdev().disk(),
             src: mem::take(&mut st.src),
             dst: mem::take(&mut st.dst),
         });
@@ -559,34 +682,40 @@ impl CopyCtx {
 
     /// Checks that the parked bios form one copy the device they landed on can execute.
     fn check_parked(&self, st: &State) -> BlkStatus {
-        let Some(first) = st.dst.first() else {
+        // Every piece is in its place: a piece that is missing failed, and the chunk with it.
+        let (Some(src), Some(dst)) = (all_parked(&st.src), all_parked(&st.dst)) else {
             return BLK_STS_IOERR;
         };
-        let Some(first_src) = st.src.first() else {
+        let Some(first) = dst.clone().next() else {
+            return BLK_STS_IOERR;
+        };
+        let Some(first_src) = src.clone().next() else {
             return BLK_STS_NOTSUPP;
         };
         let (bdev, src_bdev) = (first.bdev(), first_src.bdev());
         let lim = bdev.limits();
         // Offload to one disk, from itself or one disk its driver can copy from; anything else
-        // falls back.
-        if st.dst.iter().any(|p| !p.bdev().same_disk(bdev))
-            || st.src.iter().any(|p| !p.bdev().same_disk(src_bdev))
+        // falls back. So does a chunk on a disk being removed (a multipath path that went away
+        // while its pieces were parked): its driver may have freed what it would look at.
+        if dst.clone().any(|p| !p.bdev().same_disk(bdev))
+            || src.clone().any(|p| !p.bdev().same_disk(src_bdev))
+            || !bdev.is_live()
+            || !src_bdev.is_live()
             || !bdev.can_copy_from(src_bdev)
         {
             return BLK_STS_NOTSUPP;
         }
-        let bytes = |list: &KVec<Parked>| -> u64 {
-            list.iter()
-                .map(|p| p.sectors() << kernel::block::SECTOR_SHIFT)
+        let bytes = |list: &mut dyn Iterator<Item = Parked>| -> u64 {
+            list.map(|p| p.sectors() << kernel::block::SECTOR_SHIFT)
                 .sum()
         };
-        if bytes(&st.src) != self.len || bytes(&st.dst) != self.len {
+        if bytes(&mut src.clone()) != self.len || bytes(&mut dst.clone()) != self.len {
             return BLK_STS_IOERR;
         }
         // Bios were checked against the end of their device when submitted; direct pieces are
         // checked here, against what the device is now, as a partition may have shrunk since the
         // copy was validated.
-        if Iterator::chain(st.src.iter(), st.dst.iter()).any(|p| !p.within_device()) {
+        if Iterator::chain(src.clone(), dst.clone()).any(|p| !p.within_device()) {
             return BLK_STS_IOERR;
         }
         if st.src.len() > usize::from(lim.max_copy_src_segments)
@@ -599,15 +728,27 @@ impl CopyCtx {
     }
 }
 
-/// A copy bio of `len` bytes at byte `pos` of `bdev` with operation and flags `opf`, not
-/// submitted yet, or `None` when none could be allocated with `gfp`.
+/// The pieces of one side of a chunk, in order, if all are parked.
+fn all_parked(side: &[Option<Parked>]) -> Option<impl Iterator<Item = Parked> + Clone + '_> {
+    side.iter()
+        .all(Option::is_some)
+        .then(|| side.iter().flatten().copied())
+}
+
+/// The copy bio of the piece at `slot`, `len` bytes at byte `pos` of `bdev`, not submitted yet,
+/// or `None` when none could be allocated with `gfp`.
 fn new_bio(
     bdev: &BlockDevice,
-    opf: bindings::blk_opf_t,
+    slot: &Slot,
     pos: u64,
     len: u64,
     gfp: bindings::gfp_t,
 ) -> Option<NonNull<bindings::bio>> {
+    let opf = if slot.dst {
+        bindings::req_op_REQ_OP_COPY_DST
+    } else {
+        bindings::req_op_REQ_OP_COPY_SRC
+    };
     // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use. A bio without
     // pages needs no vector.
     let bio = unsafe {
@@ -644,10 +785,12 @@ fn end_bio(bio: NonNull<bindings::bio>, status: BlkStatus) {
 ///
 /// `bio` is a bio submitted by [`CopyCtx::submit_bio`], completing.
 unsafe extern "C" fn copy_bio_end_io(bio: *mut bindings::bio) {
-    // SAFETY: By the safety requirements `bio` is one of ours: `bi_copy_ctx` holds the reference
-    // taken at submission, released here, once.
+    // SAFETY: By the safety requirements `bio` is one of ours, so `bi_copy_ctx` points to its
+    // slot, valid while the context lives, and the bio holds the reference to the context taken
+    // at submission, released here, once.
     let (ctx, status) = unsafe {
-        let ctx = Arc::from_raw((*bio).bi_copy_ctx.cast::<CopyCtx>().cast_const());
+        let slot = (*bio).bi_copy_ctx.cast::<Slot>();
+        let ctx = Arc::from_raw((*slot).ctx.as_ptr().cast_const());
         let status = (*bio).bi_status;
         bindings::bio_put(bio);
         (ctx, status)
@@ -655,20 +798,25 @@ unsafe extern "C" fn copy_bio_end_io(bio: *mut bindings::bio) {
     CopyCtx::completed(ctx, status);
 }
 
-/// The context of a bio that carries one, borrowed for as long as the bio is in flight.
+/// The slot of a bio that carries one, and its context, borrowed for as long as the bio is in
+/// flight.
 ///
 /// # Safety
 ///
 /// `bio` must be a valid bio in flight.
-unsafe fn ctx_of<'a>(bio: *mut bindings::bio) -> Option<ArcBorrow<'a, CopyCtx>> {
+unsafe fn slot_of<'a>(bio: *mut bindings::bio) -> Option<(&'a Slot, ArcBorrow<'a, CopyCtx>)> {
     // SAFETY: `bio` is valid by the safety requirements.
-    let ctx = unsafe { (*bio).bi_copy_ctx };
-    if ctx.is_null() {
+    let slot = unsafe { (*bio).bi_copy_ctx }.cast::<Slot>();
+    if slot.is_null() {
         return None;
     }
-    // SAFETY: A non-NULL `bi_copy_ctx` was set by `submit_bio` (or copied by a clone) and the
-    // original bio holds a reference until it completes, which is after this bio completes.
-    Some(unsafe { ArcBorrow::from_raw(ctx.cast::<CopyCtx>().cast_const()) })
+    // SAFETY: A non-NULL `bi_copy_ctx` was set by `submit_bio` (or copied by a clone) to a slot
+    // of the context, and the original bio holds a reference to the context until it completes,
+    // which is after this bio completes. By the type invariant of `Slot`, `ctx` is that context.
+    unsafe {
+        let slot = &*slot;
+        Some((slot, ArcBorrow::from_raw(slot.ctx.as_ptr().cast_const())))
+    }
 }
 
 /// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
@@ -685,8 +833,8 @@ pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> 
         return false;
     };
     // SAFETY: `bio` is valid and in flight by the safety requirements.
-    match unsafe { ctx_of(bio.as_ptr()) } {
-        Some(ctx) => CopyCtx::arrive(ctx, bio),
+    match unsafe { slot_of(bio.as_ptr()) } {
+        Some((slot, ctx)) => CopyCtx::arrive(ctx, slot, bio),
         None => {
             // Copy bios only come from the engine.
             end_bio(bio, BLK_STS_NOTSUPP);
@@ -702,7 +850,7 @@ pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> 
 /// `rq` must be a request the driver owns whose bio is a dispatched copy bio.
 unsafe fn ctx_of_request<'a>(rq: *mut bindings::request) -> Option<ArcBorrow<'a, CopyCtx>> {
     // SAFETY: By the safety requirements `rq` is valid and its bio is in flight.
-    unsafe { ctx_of((*rq).bio) }
+    unsafe { slot_of((*rq).bio) }.map(|(_, ctx)| ctx)
 }
 
 /// Number of source (`REQ_OP_COPY_SRC`) or destination (`REQ_OP_COPY_DST`) ranges of the copy
@@ -744,10 +892,64 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
     let Some(parked) = ctx
         .dispatched
         .as_ref()
-        .and_then(|d| d.side(op).get(idx as usize))
+        .and_then(|d| d.side(op).get(idx as usize).copied().flatten())
     else {
         return;
     };
     // SAFETY: `range` is valid for writes by the safety requirements.
     unsafe { range.write(parked.range()) };
+}
+
+#[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]
+#[kunit_tests(blk_copy_ctx)]
+mod tests {
+    use super::*;
+
+    /// A direct piece of 8 sectors at `sector`, on no device: parking never looks at it.
+    fn piece(sector: u64) -> Parked {
+        Parked::Direct {
+            bdev: NonNull::dangling(),
+            sector,
+            nr_sectors: 8,
+        }
+    }
+
+    /// The sectors of one side's pieces, in the chunk's order, if all are parked.
+    fn sectors(side: &[Option<Parked>]) -> Option<impl Iterator<Item = u64> + '_> {
+        all_parked(side).map(|pieces| pieces.map(|p| p.range().sector))
+    }
+
+    #[test]
+    fn pieces_are_placed_by_index_not_by_arrival() -> Result {
+        let mut st = State::new(3, 2)?;
+        // As a multipath requeue may resubmit them: the last source first, sides interleaved.
+        let arrivals = [
+            (false, 2, 200),
+            (true, 1, 1100),
+            (false, 0, 0),
+            (true, 0, 1000),
+        ];
+        for (dst, index, sector) in arrivals {
+            assert!(st.park(piece(sector), dst, index));
+        }
+        // One source is still missing: the chunk cannot be dispatched.
+        assert!(sectors(&st.src).is_none());
+        assert!(sectors(&st.dst).is_some_and(|s| s.eq([1000, 1100])));
+        assert!(st.park(piece(100), false, 1));
+        assert!(sectors(&st.src).is_some_and(|s| s.eq([0, 100, 200])));
+        Ok(())
+    }
+
+    #[test]
+    fn a_piece_parks_once_and_only_in_its_chunk() -> Result {
+        let mut st = State::new(1, 1)?;
+        assert!(st.park(piece(0), false, 0));
+        // A second bio for the same piece (a split) and an index past the chunk are refused,
+        // leaving the parked piece as it was.
+        assert!(!st.park(piece(8), false, 0));
+        assert!(!st.park(piece(16), true, 1));
+        assert!(sectors(&st.src).is_some_and(|s| s.eq([0])));
+        assert!(sectors(&st.dst).is_none());
+        Ok(())
+    }
 }

@@ -6,20 +6,30 @@
 
 use crate::{
     bindings,
+    device::Device,
     error::{
         to_result,
         Result, //
+    },
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        }, //
     },
     types::Opaque, //
 };
 
 /// A block device, a whole disk or a partition: `struct block_device`.
 ///
-/// Only ever used by reference, borrowed from C code that holds the device open.
+/// Only ever used by reference, borrowed from C code that holds the device open, or from a
+/// holder of a reference to its `struct device` ([`BlockDevice::get_ref`]).
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid `struct block_device` that stays open for the lifetime of the reference.
+/// `self.0` is a valid `struct block_device` that stays open, or referenced, for the lifetime of
+/// the reference.
 #[repr(transparent)]
 pub struct BlockDevice(Opaque<bindings::block_device>);
 
@@ -28,7 +38,7 @@ impl BlockDevice {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a valid `struct block_device` that stays open for `'a`.
+    /// `ptr` must point to a valid `struct block_device` that stays open, or referenced, for `'a`.
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::block_device) -> &'a Self {
         // SAFETY: `BlockDevice` is `repr(transparent)` over the C struct, and by the safety
         // requirements `ptr` is valid for `'a`.
@@ -40,10 +50,29 @@ impl BlockDevice {
         self.0.get()
     }
 
+    /// A reference to the block device's `struct device`: until it is dropped, the device, its
+    /// disk and the disk's queue are not freed, even when the disk is removed.
+    ///
+    /// Dropping the last reference frees the disk, which may sleep: drop it in process context.
+    pub fn get_ref(&self) -> ARef<Device> {
+        // SAFETY: By the type invariant the device is valid, so `bd_device` is a registered,
+        // reference-counted `struct device` whose count is not zero.
+        unsafe { Device::get_device(&raw mut (*self.as_raw()).bd_device) }
+    }
+
+    /// Whether the disk is live: not being removed (`del_gendisk()`) or gone. Hidden disks,
+    /// such as NVMe multipath paths, included (`disk_live()` is false for them).
+    pub fn is_live(&self) -> bool {
+        // SAFETY: The disk is valid (see [`BlockDevice::disk`]) and so is its `state`, which C
+        // changes only with atomic bit operations: no data race.
+        let state = unsafe { Atomic::<usize>::from_ptr(&raw mut (*self.disk()).state) };
+        state.load(Relaxed) & (1 << bindings::GD_DEAD) == 0
+    }
+
     /// The queue limits of the disk this device belongs to.
     pub fn limits(&self) -> &bindings::queue_limits {
-        // SAFETY: By the type invariant the device is valid and open, so its disk and queue
-        // exist; the limits live as long as the queue. Writers update them under the queue's
+        // SAFETY: By the type invariant the device is valid and open or referenced, so its disk
+        // and queue exist; the limits live as long as the queue. Writers update them under the queue's
         // limits lock with single word stores, so a reader sees each field either old or new.
         unsafe { &*bindings::bdev_limits(self.as_raw()) }
     }
@@ -100,7 +129,7 @@ impl BlockDevice {
     /// The disk this device belongs to.
     pub fn disk(&self) -> *mut bindings::gendisk {
         // SAFETY: By the type invariant the device is valid; `bd_disk` never changes, and the
-        // disk lives at least as long as the open device.
+        // disk lives at least as long as the open or referenced device.
         unsafe { (*self.as_raw()).bd_disk }
     }
 
