@@ -30,13 +30,16 @@ void blk_copy_rust_get_range(struct request *rq, enum req_op op,
  */
 bool blk_copy_submit_bio(struct bio *bio);
 
-/* copy_file_range() between block devices opened with O_DIRECT */
+/*
+ * copy_file_range() between block devices opened with O_DIRECT; @file_out,
+ * opened on @bdev_out, is where stale page cache is reported
+ */
 ssize_t blk_copy_file_range(struct block_device *bdev_in, loff_t pos_in,
-			    struct block_device *bdev_out, loff_t pos_out,
-			    size_t len);
+			    struct block_device *bdev_out,
+			    struct file *file_out, loff_t pos_out, size_t len);
 
-/* BLKCOPY, see <uapi/linux/blk-copy.h> */
-int blkdev_copy_ioctl(struct block_device *bdev, blk_mode_t mode,
-		      void __user *argp);
+/* BLKCOPY on @file, opened on @bdev with @mode; see <uapi/linux/blk-copy.h> */
+int blkdev_copy_ioctl(struct file *file, struct block_device *bdev,
+		      blk_mode_t mode, void __user *argp);
 
 #endif /* _BLOCK_COPY_ENGINE_H */

@@ -13,6 +13,7 @@
 use kernel::{
     bindings,
     block::bdev::BlockDevice,
+    fs::file::LocalFile,
     prelude::*, //
 };
 
@@ -25,12 +26,13 @@ use crate::{
     user_copy, //
 };
 
-/// Copies at most `len` bytes at `pos_in` of `src` to `pos_out` of `dst`; returns the bytes
-/// copied.
+/// Copies at most `len` bytes at `pos_in` of `src` to `pos_out` of `dst`, opened as `dst_file`;
+/// returns the bytes copied.
 fn copy_range(
     src: &BlockDevice,
     pos_in: i64,
     dst: &BlockDevice,
+    dst_file: &LocalFile,
     pos_out: i64,
     len: usize,
 ) -> Result<u64> {
@@ -64,7 +66,7 @@ fn copy_range(
         &Limits::of(dst),
         src.same_disk(dst),
     )?;
-    let (copied, _, result) = user_copy::copy(src, &src_segs, dst, &dst_segs, false);
+    let (copied, _, result) = user_copy::copy(src, &src_segs, dst, dst_file, &dst_segs, false);
     // A short copy reports what it did; the caller sees the error on its next call.
     if copied > 0 {
         Ok(copied)
@@ -73,27 +75,32 @@ fn copy_range(
     }
 }
 
-/// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`.
+/// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`, `bdev_out` as
+/// `file_out`.
 ///
 /// # Safety
 ///
-/// Both block devices must be held open by the caller.
+/// Both block devices must be held open by the caller, `bdev_out` through `file_out`, a file the
+/// caller holds.
 #[export]
 pub(crate) unsafe extern "C" fn blk_copy_file_range(
     bdev_in: *mut bindings::block_device,
     pos_in: bindings::loff_t,
     bdev_out: *mut bindings::block_device,
+    file_out: *mut bindings::file,
     pos_out: bindings::loff_t,
     len: usize,
 ) -> isize {
-    // SAFETY: By the safety requirements both devices are open.
-    let (src, dst) = unsafe {
+    // SAFETY: By the safety requirements both devices are open and `file_out` is valid for the
+    // call; the copy does not use its position, so no `fdget_pos()` matters.
+    let (src, dst, dst_file) = unsafe {
         (
             BlockDevice::from_raw(bdev_in),
             BlockDevice::from_raw(bdev_out),
+            LocalFile::from_raw_file(file_out),
         )
     };
-    match copy_range(src, pos_in, dst, pos_out, len) {
+    match copy_range(src, pos_in, dst, dst_file, pos_out, len) {
         // At most `BLKCOPY_MAX_BYTES`, which fits.
         Ok(copied) => copied as isize,
         Err(e) => e.to_errno() as isize,

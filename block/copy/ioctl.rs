@@ -15,6 +15,7 @@ use kernel::{
         c_int,
         c_void, //
     },
+    fs::file::LocalFile,
     prelude::*,
     uaccess::{
         UserPtr,
@@ -118,7 +119,7 @@ fn report(arg: UserPtr, ranges: &mut Ranges, mut copied: u64, offloaded: bool) -
         .write_slice(&out_flags.to_ne_bytes())
 }
 
-fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result {
+fn ioctl(file: &LocalFile, bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result {
     if mode & bindings::BLK_OPEN_WRITE == 0 {
         return Err(EBADF);
     }
@@ -135,25 +136,27 @@ fn ioctl(bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result
 
     let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
     let (copied, offloaded, result) =
-        user_copy::copy(bdev, &ranges.src, bdev, &ranges.dst, offload_only);
+        user_copy::copy(bdev, &ranges.src, bdev, file, &ranges.dst, offload_only);
     report(arg, &mut ranges, copied, offloaded)?;
     result
 }
 
-/// `BLKCOPY` on `bdev`, opened with `mode`; `argp` is the user's `struct blkcopy`.
+/// `BLKCOPY` on `file`, opened on `bdev` with `mode`; `argp` is the user's `struct blkcopy`.
 ///
 /// # Safety
 ///
-/// `bdev` must be a block device the caller holds open.
+/// `file` must be a file the caller holds, opened on block device `bdev`.
 #[export]
 pub(crate) unsafe extern "C" fn blkdev_copy_ioctl(
+    file: *mut bindings::file,
     bdev: *mut bindings::block_device,
     mode: bindings::blk_mode_t,
     argp: *mut c_void,
 ) -> c_int {
-    // SAFETY: By the safety requirements.
-    let bdev = unsafe { BlockDevice::from_raw(bdev) };
-    match ioctl(bdev, mode, UserPtr::from_ptr(argp)) {
+    // SAFETY: By the safety requirements the file is valid and holds the device open for the
+    // call; an ioctl does not use the file position, so no `fdget_pos()` matters.
+    let (file, bdev) = unsafe { (LocalFile::from_raw_file(file), BlockDevice::from_raw(bdev)) };
+    match ioctl(file, bdev, mode, UserPtr::from_ptr(argp)) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -8,8 +8,12 @@
 
 use kernel::{
     bindings,
-    block::bdev::BlockDevice,
+    block::bdev::{
+        self,
+        BlockDevice, //
+    },
     ffi::c_int,
+    fs::file::LocalFile,
     prelude::*, //
 };
 
@@ -111,12 +115,14 @@ fn invalidate(bdev: &BlockDevice, dst: &[Seg]) -> Result {
     Ok(())
 }
 
-/// Copies validated segments `src` of `src_bdev` to `dst` of `dst_bdev`, coherently with the page
-/// cache; returns the bytes copied, whether the devices did it all, and the outcome.
+/// Copies validated segments `src` of `src_bdev` to `dst` of `dst_bdev`, opened as `dst_file`,
+/// coherently with the page cache; returns the bytes copied, whether the devices did it all, and
+/// the outcome.
 pub(crate) fn copy(
     src_bdev: &BlockDevice,
     src: &[Seg],
     dst_bdev: &BlockDevice,
+    dst_file: &LocalFile,
     dst: &[Seg],
     offload_only: bool,
 ) -> (u64, bool, Result) {
@@ -130,7 +136,11 @@ pub(crate) fn copy(
         return (0, false, Err(e));
     }
     let outcome = offload_or_onload(src_bdev, src, dst_bdev, dst, offload_only);
-    // Drop what buffered readers may have cached from the destination during the copy.
-    let _ = invalidate(dst_bdev, dst);
+    // Drop what buffered readers may have cached from the destination during the copy. A page
+    // that cannot be dropped (written through a mapping meanwhile) is stale: the copy still
+    // happened, and is reported as a direct write reports it.
+    if invalidate(dst_bdev, dst).is_err() {
+        bdev::warn_stale_pagecache(dst_file);
+    }
     outcome
 }

@@ -11,6 +11,7 @@ use crate::{
         to_result,
         Result, //
     },
+    fs::file::LocalFile,
     sync::{
         aref::ARef,
         atomic::{
@@ -182,6 +183,15 @@ impl BlockDevice {
             bindings::filemap_invalidate_pages((*self.as_raw()).bd_mapping, start, end, false)
         })
     }
+}
+
+/// Reports that the page cache of the block device `file` is open on may hold stale pages after
+/// a write through `file` that went around the cache, as direct I/O does when it cannot drop
+/// them ([`BlockDevice::invalidate_range`] failed): the next `fsync()` of the device returns
+/// `EIO`, and the kernel log says so (rate-limited).
+pub fn warn_stale_pagecache(file: &LocalFile) {
+    // SAFETY: `file` is valid for the duration of the call, which is all the function needs.
+    unsafe { bindings::dio_warn_stale_pagecache(file.as_ptr()) }
 }
 
 /// The first and last byte of a non-empty range, as page cache functions take them.
