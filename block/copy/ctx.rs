@@ -22,7 +22,7 @@
 //!
 //! Translation is over when every bio has either been parked or failed. The context then checks
 //! what arrived: no failure, all destinations on one disk, all sources on that disk or on one
-//! its driver can copy from (`can_copy_from`), within the disk's copy limits. If so it
+//! its driver can copy from (one copy domain), within the disk's copy limits. If so it
 //! dispatches one parked destination bio, which becomes the request that carries the whole
 //! chunk to the driver; the driver reads all ranges through [`blk_copy_nr_ranges`] and
 //! [`blk_copy_get_range`]. Otherwise it ends every parked bio with the error. When the
@@ -694,7 +694,7 @@ impl CopyCtx {
         };
         let (bdev, src_bdev) = (first.bdev(), first_src.bdev());
         let lim = bdev.limits();
-        // Offload to one disk, from itself or one disk its driver can copy from; anything else
+        // Offload to one disk, from itself or one disk of its copy domain; anything else
         // falls back. So does a chunk on a disk being removed (a multipath path that went away
         // while its pieces were parked): its driver may have freed what it would look at.
         if dst.clone().any(|p| !p.bdev().same_disk(bdev))

@@ -143,19 +143,19 @@ impl BlockDevice {
     }
 
     /// Whether the disk of this device can execute copies whose source ranges lie on `src`:
-    /// always within one disk, between two disks only when its driver says so.
+    /// always within one disk, between two disks only when their drivers put them in one copy
+    /// domain (`queue_limits.copy_domain`) and their logical blocks are of one size.
+    ///
+    /// Compares data the driver set, without calling into it: this runs where a driver must not
+    /// be called (under a spinlock) and on disks that may be going away.
     pub fn can_copy_from(&self, src: &BlockDevice) -> bool {
         if self.same_disk(src) {
             return true;
         }
-        let (disk, src_disk) = (self.disk(), src.disk());
-        // SAFETY: Both disks are valid (see [`BlockDevice::disk`]); the operations never change.
-        unsafe {
-            match (*(*disk).fops).can_copy_from {
-                Some(can_copy_from) => can_copy_from(disk, src_disk),
-                None => false,
-            }
-        }
+        let (lim, src_lim) = (self.limits(), src.limits());
+        lim.copy_domain != 0
+            && lim.copy_domain == src_lim.copy_domain
+            && lim.logical_block_size == src_lim.logical_block_size
     }
 
     /// Whether the page cache holds a page of the `len` bytes at `pos`.
