@@ -92,7 +92,8 @@ pub(crate) unsafe extern "C" fn blk_copy_file_range(
     len: usize,
 ) -> isize {
     // SAFETY: By the safety requirements both devices are open and `file_out` is valid for the
-    // call; the copy does not use its position, so no `fdget_pos()` matters.
+    // call. There is no active `fdget_pos()` region on it on this thread (copy_file_range() takes
+    // none), and it is used only for its pointer, never for its position.
     let (src, dst, dst_file) = unsafe {
         (
             BlockDevice::from_raw(bdev_in),

@@ -154,7 +154,8 @@ pub(crate) unsafe extern "C" fn blkdev_copy_ioctl(
     argp: *mut c_void,
 ) -> c_int {
     // SAFETY: By the safety requirements the file is valid and holds the device open for the
-    // call; an ioctl does not use the file position, so no `fdget_pos()` matters.
+    // call. There is no active `fdget_pos()` region on the file on this thread (an ioctl takes
+    // none), and the file is used only for its pointer, never for its position.
     let (file, bdev) = unsafe { (LocalFile::from_raw_file(file), BlockDevice::from_raw(bdev)) };
     match ioctl(file, bdev, mode, UserPtr::from_ptr(argp)) {
         Ok(()) => 0,

@@ -100,17 +100,24 @@ fn span(segs: &[Seg]) -> (u64, u64) {
     (start, end.saturating_sub(start))
 }
 
-/// Drops the page cache pages of validated segments `dst` of `bdev` (writing them back first).
+/// Drops the page cache pages of bytes `from..to` of validated segments `dst` of `bdev`, counted
+/// from the start of the first segment as a copy fills them (writing them back first).
 ///
 /// Pages between the segments must stay, so this goes segment by segment, but only when the
 /// span of the segments holds a page at all: a device used for direct I/O caches next to
 /// nothing, and a copy of many ranges then looks at the page cache once, not once per range.
-fn invalidate(bdev: &BlockDevice, dst: &[Seg]) -> Result {
+fn invalidate(bdev: &BlockDevice, dst: &[Seg], from: u64, to: u64) -> Result {
     let (pos, len) = span(dst);
-    if bdev.has_cached_pages(pos, len) {
-        for seg in dst {
-            bdev.invalidate_range(seg.pos, seg.len)?;
+    if !bdev.has_cached_pages(pos, len) {
+        return Ok(());
+    }
+    let mut at = 0;
+    for seg in dst {
+        let (start, end) = (from.max(at), to.min(at + seg.len));
+        if start < end {
+            bdev.invalidate_range(seg.pos + (start - at), end - start)?;
         }
+        at += seg.len;
     }
     Ok(())
 }
@@ -130,17 +137,20 @@ pub(crate) fn copy(
         // In one call for all segments: writing back dirty pages between them does no harm.
         let (pos, len) = span(src);
         src_bdev.write_back_range(pos, len)?;
-        invalidate(dst_bdev, dst)
+        invalidate(dst_bdev, dst, 0, u64::MAX)
     };
     if let Err(e) = prepare() {
         return (0, false, Err(e));
     }
     let outcome = offload_or_onload(src_bdev, src, dst_bdev, dst, offload_only);
     // Drop what buffered readers may have cached from the destination during the copy. A page
-    // that cannot be dropped (written through a mapping meanwhile) is stale: the copy still
-    // happened, and is reported as a direct write reports it.
-    if invalidate(dst_bdev, dst).is_err() {
+    // of what was copied that cannot be dropped (written through a mapping meanwhile) is stale:
+    // the copy stands and the failure is reported as a direct write reports it, for what it
+    // wrote only. Past that, nothing is known to be written and nothing is reported.
+    let copied = outcome.0;
+    if copied > 0 && invalidate(dst_bdev, dst, 0, copied).is_err() {
         bdev::warn_stale_pagecache(dst_file);
     }
+    let _ = invalidate(dst_bdev, dst, copied, u64::MAX);
     outcome
 }

@@ -152,10 +152,13 @@ impl BlockDevice {
         if self.same_disk(src) {
             return true;
         }
+        // A source whose copies were turned off (`copy_max_bytes` 0) keeps its domain but is
+        // not copied from.
         let (lim, src_lim) = (self.limits(), src.limits());
         lim.copy_domain != 0
             && lim.copy_domain == src_lim.copy_domain
             && lim.logical_block_size == src_lim.logical_block_size
+            && src_lim.max_copy_sectors != 0
     }
 
     /// Whether the page cache holds a page of the `len` bytes at `pos`.
