@@ -73,8 +73,9 @@ impl BlockDevice {
     /// The queue limits of the disk this device belongs to.
     pub fn limits(&self) -> &bindings::queue_limits {
         // SAFETY: By the type invariant the device is valid and open or referenced, so its disk
-        // and queue exist; the limits live as long as the queue. Writers update them under the queue's
-        // limits lock with single word stores, so a reader sees each field either old or new.
+        // and queue exist; the limits live as long as the queue. Writers update them under the
+        // queue's limits lock with single word stores, so a reader sees each field either old or
+        // new.
         unsafe { &*bindings::bdev_limits(self.as_raw()) }
     }
 
