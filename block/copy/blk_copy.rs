@@ -37,10 +37,6 @@ use plan::{
     Seg, //
 };
 
-/// `BLK_STS_OK` as a `blk_status_t`: bindgen sees the C macro as a plain integer.
-pub(crate) const BLK_STS_OK: bindings::blk_status_t =
-    bindings::BLK_STS_OK as bindings::blk_status_t;
-
 /// The engine's workqueue, `blk_copy_wq`: copies issued from memory reclaim (dm-kcopyd,
 /// nvmet) continue on it under memory pressure, as it has a rescuer (`WQ_MEM_RECLAIM`).
 pub(crate) fn copy_wq() -> &'static kernel::workqueue::Queue {

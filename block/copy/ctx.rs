@@ -46,10 +46,23 @@ use core::{
     ptr::NonNull, //
 };
 use kernel::{
-    alloc::kvec::PushError,
+    alloc::Flags,
     bindings,
-    block::bdev::BlockDevice,
+    block::{
+        bdev::BlockDevice,
+        bio::{
+            Bio,
+            BioSet,
+            EndIo,
+            OwnedBio,
+            PendingBio, //
+        },
+        req_op::ReqOp,
+        status::Status,
+        SECTOR_SHIFT, //
+    },
     device::Device,
+    ffi::c_void,
     impl_has_work,
     new_work,
     prelude::*,
@@ -62,6 +75,7 @@ use kernel::{
         SpinLockIrq,
         SpinLockIrqGuard, //
     },
+    types::ForeignOwnable,
     workqueue::{
         Work,
         WorkItem, //
@@ -69,17 +83,7 @@ use kernel::{
 };
 
 use crate::offload::OffloadJob;
-use crate::{
-    trace,
-    BLK_STS_OK, //
-};
-use bindings::{
-    blk_status_t as BlkStatus,
-    BLK_STS_AGAIN,
-    BLK_STS_IOERR,
-    BLK_STS_NOTSUPP,
-    BLK_STS_RESOURCE, //
-};
+use crate::trace;
 
 /// Where a context is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,98 +96,103 @@ enum Phase {
     Done,
 }
 
+/// A range of a piece on its disk, as the driver reads it: `struct blk_copy_range`.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Range(bindings::blk_copy_range);
+
+// SAFETY: A range is plain data; its device is only used where `Parked` says it is valid.
+unsafe impl Send for Range {}
+// SAFETY: As for `Send`: nothing changes through a shared range.
+unsafe impl Sync for Range {}
+
 /// A piece of the chunk at the device that will execute the copy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Parked {
-    /// A bio that came down the stack and was held back here.
-    Bio(NonNull<bindings::bio>),
-    /// A piece on a device with a request queue, never sent as a bio: no stacking driver could
-    /// have remapped it. `sector` is on the disk, as a bio's after the partition remap.
-    Direct {
-        bdev: NonNull<bindings::block_device>,
-        sector: u64,
-        nr_sectors: u32,
-    },
+///
+/// # Invariants
+///
+/// `range.bdev` stays valid while the piece is parked: the context holds a reference to the
+/// device of a piece that came as a bio (in `State::pins`), and the copy's caller holds the
+/// device of a piece that never was a bio open until the copy has finished.
+struct Parked {
+    /// Where the piece lies: a bio's sector is on the disk, after the partition remap.
+    range: Range,
+    /// The bio held back here, for a piece that came down the stack as one, until it is ended
+    /// or dispatched.
+    bio: Option<PendingBio>,
 }
 
-// SAFETY: A parked bio belongs to the context until the context ends or dispatches it, which may
-// happen on any CPU; its device is referenced by the context (`State::pins`), that of a direct
-// piece held open by the copy's caller.
-unsafe impl Send for Parked {}
-
 impl Parked {
-    /// A direct piece of `len` bytes at `pos` of `bdev`.
-    fn direct(bdev: &BlockDevice, pos: u64, len: u64) -> Self {
-        Self::Direct {
-            bdev: NonNull::from(bdev).cast(),
-            sector: (pos >> kernel::block::SECTOR_SHIFT) + bdev.start_sector(),
-            // Chunks are limited to `u32::MAX` bytes.
-            nr_sectors: (len >> kernel::block::SECTOR_SHIFT) as u32,
+    /// A piece of `len` bytes at `pos` of `bdev` that is never sent as a bio, as no stacking
+    /// driver could remap it.
+    ///
+    /// # Safety
+    ///
+    /// `bdev` must stay open until the copy has finished.
+    unsafe fn direct(bdev: &BlockDevice, pos: u64, len: u64) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self {
+            range: Range(bindings::blk_copy_range {
+                bdev: bdev.as_raw(),
+                sector: (pos >> SECTOR_SHIFT) + bdev.start_sector(),
+                // Chunks are limited to `u32::MAX` bytes.
+                nr_sectors: (len >> SECTOR_SHIFT) as u32,
+            }),
+            bio: None,
         }
     }
 
-    /// The bio, for a piece that came as one.
-    fn bio(self) -> Option<NonNull<bindings::bio>> {
-        match self {
-            Self::Bio(bio) => Some(bio),
-            Self::Direct { .. } => None,
-        }
-    }
-
-    /// The range on the disk the piece covers.
-    fn range(self) -> bindings::blk_copy_range {
-        match self {
-            // SAFETY: A parked bio is valid until the context ends it.
-            Self::Bio(bio) => unsafe {
-                let bio = bio.as_ptr();
-                bindings::blk_copy_range {
-                    bdev: (*bio).bi_bdev,
-                    sector: (*bio).bi_iter.bi_sector,
-                    nr_sectors: (*bio).bi_iter.bi_size >> kernel::block::SECTOR_SHIFT,
-                }
-            },
-            Self::Direct {
-                bdev,
-                sector,
-                nr_sectors,
-            } => bindings::blk_copy_range {
-                bdev: bdev.as_ptr(),
-                sector,
-                nr_sectors,
-            },
+    /// A bio that reached the disk that will execute the copy; the caller pins its device for
+    /// as long as it is parked.
+    fn bio(bio: PendingBio) -> Self {
+        // INVARIANT: The caller holds a reference to the device.
+        Self {
+            range: Range(bindings::blk_copy_range {
+                bdev: bio.bdev().as_raw(),
+                sector: bio.sector(),
+                nr_sectors: bio.size() >> SECTOR_SHIFT,
+            }),
+            bio: Some(bio),
         }
     }
 
     /// Sectors the piece covers.
-    fn sectors(self) -> u64 {
-        self.range().nr_sectors.into()
+    fn sectors(&self) -> u64 {
+        self.range.0.nr_sectors.into()
     }
 
     /// Whether the piece still lies inside its device: always for a bio, which was checked on
     /// its way down.
-    fn within_device(self) -> bool {
-        match self {
-            Self::Bio(_) => true,
-            Self::Direct {
-                sector, nr_sectors, ..
-            } => {
-                let bdev = self.bdev();
-                let end = sector - bdev.start_sector() + u64::from(nr_sectors);
-                end <= bdev.nr_bytes() >> kernel::block::SECTOR_SHIFT
-            }
+    fn within_device(&self) -> bool {
+        if self.bio.is_some() {
+            return true;
         }
+        let bdev = self.bdev();
+        let end = self.range.0.sector - bdev.start_sector() + self.sectors();
+        end <= bdev.nr_bytes() >> SECTOR_SHIFT
     }
 
     /// The device the piece lies on.
-    fn bdev<'a>(self) -> &'a BlockDevice {
-        // SAFETY: The context holds a reference to the device of a parked bio until the chunk is
-        // done, and the caller of the copy holds the device of a direct piece open until the
-        // copy has finished; the returned reference is only used while the piece is parked.
-        unsafe { BlockDevice::from_raw(self.range().bdev) }
+    fn bdev(&self) -> &BlockDevice {
+        // SAFETY: By the type invariant the device is valid while the piece is parked.
+        unsafe { BlockDevice::from_raw(self.range.0.bdev) }
+    }
+
+    /// Ends the piece's bio, if it came as one, with `status`.
+    fn end(self, status: Status) {
+        if let Some(bio) = self.bio {
+            bio.end(status);
+        }
     }
 }
 
-/// What `bi_copy_ctx` of a piece's bios points to: its context and its place in the chunk.
+/// Ends the bios among `pieces` with `status`.
+fn end_all(pieces: impl IntoIterator<Item = Option<Parked>>, status: Status) {
+    for piece in pieces.into_iter().flatten() {
+        piece.end(status);
+    }
+}
+
+/// What the copy context of a piece's bios points to: its context and its place in the chunk.
 ///
 /// # Invariants
 ///
@@ -201,6 +210,69 @@ unsafe impl Send for Slot {}
 // SAFETY: Nothing changes a slot once its context is built.
 unsafe impl Sync for Slot {}
 
+/// The reference to its context that a bio of the chunk holds, attached as its copy context.
+///
+/// In C it is a pointer to the piece's [`Slot`], which leads to the context; clones that
+/// stacking drivers make of the bio inherit the pointer and borrow through it.
+///
+/// # Invariants
+///
+/// `slot` points to one of `ctx.slots`.
+struct PieceRef {
+    ctx: Arc<CopyCtx>,
+    slot: NonNull<Slot>,
+}
+
+/// A [`PieceRef`] borrowed from a bio in flight.
+struct PieceBorrow<'a> {
+    ctx: ArcBorrow<'a, CopyCtx>,
+    slot: &'a Slot,
+}
+
+// SAFETY: `into_foreign` returns a pointer to a slot, which is aligned for `Slot` and not NULL.
+unsafe impl ForeignOwnable for PieceRef {
+    const FOREIGN_ALIGN: usize = core::mem::align_of::<Slot>();
+    type Borrowed<'a> = PieceBorrow<'a>;
+    type BorrowedMut<'a> = PieceBorrow<'a>;
+
+    fn into_foreign(self) -> *mut c_void {
+        // The context's reference moves into the pointer, which leads back to it.
+        let _ = Arc::into_raw(self.ctx);
+        self.slot.as_ptr().cast()
+    }
+
+    unsafe fn from_foreign(ptr: *mut c_void) -> Self {
+        let slot = ptr.cast::<Slot>();
+        // SAFETY: By the safety requirements `ptr` came from `into_foreign`: it points to a slot
+        // of a context whose reference `into_foreign` gave up, which this takes back, once. By
+        // the type invariant of `Slot` its `ctx` is that context.
+        let ctx = unsafe { Arc::from_raw((*slot).ctx.as_ptr().cast_const()) };
+        // INVARIANT: The slot is one of `ctx.slots`.
+        Self {
+            ctx,
+            // SAFETY: `into_foreign` never returns NULL.
+            slot: unsafe { NonNull::new_unchecked(slot) },
+        }
+    }
+
+    unsafe fn borrow<'a>(ptr: *mut c_void) -> PieceBorrow<'a> {
+        // SAFETY: By the safety requirements `ptr` came from `into_foreign` and the reference it
+        // holds is not taken back during `'a`: the slot and its context live at least that long.
+        unsafe {
+            let slot = &*ptr.cast::<Slot>();
+            PieceBorrow {
+                ctx: ArcBorrow::from_raw(slot.ctx.as_ptr().cast_const()),
+                slot,
+            }
+        }
+    }
+
+    unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> PieceBorrow<'a> {
+        // SAFETY: By the safety requirements, which are those of `borrow`.
+        unsafe { Self::borrow(ptr) }
+    }
+}
+
 /// Mutable state of a context, under [`CopyCtx::state`].
 struct State {
     phase: Phase,
@@ -209,54 +281,65 @@ struct State {
     pending: usize,
     /// Pieces that are or will be bios submitted by the engine and have not completed.
     outstanding: usize,
-    /// First error, or `BLK_STS_OK`.
-    status: BlkStatus,
-    /// Parked source and destination pieces, each at its index in the chunk, until dispatched.
+    /// First error, or `Status::OK`.
+    status: Status,
+    /// Parked source and destination pieces, each at its index in the chunk, until ended.
     src: KVec<Option<Parked>>,
     dst: KVec<Option<Parked>>,
+    /// Room for the ranges of every piece, filled when the chunk is dispatched: nothing is
+    /// allocated under the lock.
+    ranges: KVec<Range>,
     /// References to the devices of the parked bios, dropped once the chunk is done.
     pins: KVec<ARef<Device>>,
 }
 
 impl State {
-    fn fail(&mut self, status: BlkStatus) {
-        if self.status == BLK_STS_OK {
+    fn fail(&mut self, status: Status) {
+        if self.status.is_ok() {
             self.status = status;
         }
     }
 
     /// A state for `nr_src` source and `nr_dst` destination pieces, none parked.
     fn new(nr_src: usize, nr_dst: usize) -> Result<Self> {
-        let unparked = |nr| KVec::from_elem(None, nr, GFP_NOIO);
+        let unparked = |nr| -> Result<KVec<Option<Parked>>> {
+            let mut side = KVec::with_capacity(nr, GFP_NOIO)?;
+            for _ in 0..nr {
+                // Cannot fail: there is room for every piece.
+                side.push_within_capacity(None).map_err(|_| ENOMEM)?;
+            }
+            Ok(side)
+        };
         Ok(Self {
             phase: Phase::Translate,
             pending: nr_src + nr_dst + 1,
             outstanding: nr_src + nr_dst,
-            status: BLK_STS_OK,
+            status: Status::OK,
             src: unparked(nr_src)?,
             dst: unparked(nr_dst)?,
+            ranges: KVec::with_capacity(nr_src + nr_dst, GFP_NOIO)?,
             pins: KVec::with_capacity(nr_src + nr_dst, GFP_NOIO)?,
         })
     }
 
-    /// Parks `piece` at `index` on the destination side (`dst`) or the source side. Returns
-    /// `false`, parking nothing, when the place is taken or out of the chunk: a piece that
+    /// Parks `piece` at `index` on the destination side (`dst`) or the source side. Gives the
+    /// piece back, parking nothing, when the place is taken or out of the chunk: a piece that
     /// arrived twice, or that a stacking driver made by splitting one.
-    fn park(&mut self, piece: Parked, dst: bool, index: usize) -> bool {
+    fn park(&mut self, piece: Parked, dst: bool, index: usize) -> Result<(), Parked> {
         let list = if dst { &mut self.dst } else { &mut self.src };
         match list.get_mut(index) {
             Some(place @ None) => {
                 *place = Some(piece);
-                true
+                Ok(())
             }
-            _ => false,
+            _ => Err(piece),
         }
     }
 
     /// Parks a piece that was never a bio.
     fn park_direct(&mut self, piece: Parked, dst: bool, index: usize) {
-        if !self.park(piece, dst, index) {
-            self.fail(BLK_STS_IOERR);
+        if self.park(piece, dst, index).is_err() {
+            self.fail(Status::IOERR);
         }
         // It needs no translation and never completes.
         self.pending -= 1;
@@ -266,32 +349,33 @@ impl State {
     fn settled(&self) -> bool {
         self.pending == 0 && self.outstanding == 0
     }
+
+    /// Takes every parked piece, to be ended without the lock.
+    fn take_parked(&mut self) -> (KVec<Option<Parked>>, KVec<Option<Parked>>) {
+        (mem::take(&mut self.src), mem::take(&mut self.dst))
+    }
 }
 
-/// The pieces of a chunk that went to the driver as one copy request.
+/// The ranges of a chunk that went to the driver as one copy request.
 ///
 /// Fixed once dispatched: the driver reads the ranges without taking the context's lock.
 struct Dispatched {
-    /// The parked bio sent down as the request.
-    carrier: NonNull<bindings::bio>,
-    /// The disk it was sent to, which holds the other pieces.
-    disk: *mut bindings::gendisk,
-    src: KVec<Option<Parked>>,
-    dst: KVec<Option<Parked>>,
+    /// The address of the parked bio sent down as the request, to know it when it comes back.
+    carrier: usize,
+    /// The address of the disk it was sent to, which holds the other pieces.
+    disk: usize,
+    /// The source ranges, then the destination ranges.
+    ranges: KVec<Range>,
+    nr_src: usize,
 }
 
-// SAFETY: The carrier bio and the disk are only compared with, or read while the request the
-// carrier became is in flight; the pieces are `Send`.
-unsafe impl Send for Dispatched {}
-// SAFETY: Nothing changes a `Dispatched` once it is shared.
-unsafe impl Sync for Dispatched {}
-
 impl Dispatched {
-    fn side(&self, op: bindings::req_op) -> &[Option<Parked>] {
-        if op == bindings::req_op_REQ_OP_COPY_SRC {
-            &self.src
+    fn side(&self, op: ReqOp) -> &[Range] {
+        let (src, dst) = self.ranges.split_at(self.nr_src);
+        if op == ReqOp::CopySrc {
+            src
         } else {
-            &self.dst
+            dst
         }
     }
 }
@@ -300,22 +384,19 @@ impl Dispatched {
 enum Next {
     Nothing,
     /// Send this parked bio down as the copy request of `nr_src` and `nr_dst` ranges.
-    Dispatch(NonNull<bindings::bio>, usize, usize),
+    Dispatch(PendingBio, usize, usize),
     /// End the parked bios among these pieces with the status.
-    End(KVec<Option<Parked>>, KVec<Option<Parked>>, BlkStatus),
-    /// End the dispatched pieces' bios but the carrier with the status.
-    EndDispatched(BlkStatus),
+    End(KVec<Option<Parked>>, KVec<Option<Parked>>, Status),
 }
 
 /// The copy context of one chunk.
 ///
 /// # Invariants
 ///
-/// Each bio the engine submitted for the chunk holds one reference, taken in
-/// [`CopyCtx::submit_bio`] and released in [`copy_bio_end_io`]; clones of those bios point to
-/// the context without a reference of their own, as they never outlive their original. `slots`
-/// has a slot for every piece, sources first, and is never resized, so that its slots stay
-/// where the bios point.
+/// Each bio the engine submitted for the chunk holds one reference, a [`PieceRef`] attached in
+/// [`CopyCtx::submit_bio`] and taken back in its [`EndIo`]; clones of those bios borrow it, as
+/// they never outlive their original. `slots` has a slot for every piece, sources first, and is
+/// never resized, so that its slots stay where the bios point.
 #[pin_data]
 pub(crate) struct CopyCtx {
     #[pin]
@@ -343,6 +424,19 @@ impl WorkItem for CopyCtx {
         let pins = mem::take(&mut this.state.lock().pins);
         // Dropped here, in process context: the last reference to a removed disk frees it.
         drop(pins);
+    }
+}
+
+impl EndIo for CopyCtx {
+    /// Completion of every bio the engine submits.
+    fn end_io(mut bio: OwnedBio) {
+        let status = bio.status();
+        // SAFETY: The engine attaches only `PieceRef`s to the bios it submits.
+        let piece = unsafe { bio.take_copy_ctx::<PieceRef>() };
+        drop(bio);
+        if let Some(piece) = piece {
+            CopyCtx::completed(piece.ctx, status);
+        }
     }
 }
 
@@ -405,12 +499,12 @@ impl CopyCtx {
     /// the driver. Otherwise every piece is a bio, for the stacking drivers to remap.
     pub(crate) fn submit(
         this: Arc<Self>,
-        src_bdev: &BlockDevice,
         src: impl Iterator<Item = (u64, u64)>,
-        dst_bdev: &BlockDevice,
         dst: impl Iterator<Item = (u64, u64)>,
     ) {
         let (src_slots, dst_slots) = this.sides();
+        let args = this.job.args();
+        let (src_bdev, dst_bdev) = (args.src_bdev(), args.dst_bdev());
         if src_bdev.is_bio_based() || dst_bdev.is_bio_based() {
             let src =
                 Iterator::zip(src, src_slots).map(|((pos, len), slot)| (src_bdev, pos, len, slot));
@@ -422,21 +516,26 @@ impl CopyCtx {
             let mut carrier = None;
             let mut st = this.state.lock();
             for ((pos, len), slot) in Iterator::zip(src, src_slots) {
-                st.park_direct(Parked::direct(src_bdev, pos, len), false, slot.index);
+                // SAFETY: The caller of the copy keeps its devices open until it has finished
+                // (`CopyArgs`), after the last of its chunks.
+                let piece = unsafe { Parked::direct(src_bdev, pos, len) };
+                st.park_direct(piece, false, slot.index);
             }
             while let Some(((pos, len), slot)) = dst.next() {
                 if dst.peek().is_none() {
                     carrier = Some((pos, len, slot));
                     break;
                 }
-                st.park_direct(Parked::direct(dst_bdev, pos, len), true, slot.index);
+                // SAFETY: As for the sources.
+                let piece = unsafe { Parked::direct(dst_bdev, pos, len) };
+                st.park_direct(piece, true, slot.index);
             }
             drop(st);
             if let Some((pos, len, slot)) = carrier {
                 // The only bio of the chunk: waiting for it holds nothing another copy needs.
-                match new_bio(dst_bdev, slot, pos, len, bindings::GFP_NOIO) {
-                    Some(bio) => Self::submit_bio(&this, bio, slot),
-                    None => this.not_submitted(1),
+                match new_bio(dst_bdev, slot, pos, len, GFP_NOIO) {
+                    Ok(bio) => Self::submit_bio(&this, bio, slot),
+                    Err(_) => this.not_submitted(1),
                 }
             }
         }
@@ -458,38 +557,29 @@ impl CopyCtx {
         pieces: impl Iterator<Item = (&'a BlockDevice, u64, u64, &'a Slot)>,
     ) {
         let nr = this.slots.len();
-        let Ok(mut bios) = KVec::with_capacity(nr, GFP_NOIO) else {
-            this.not_submitted(nr);
-            return;
+        let mut bios = KVec::new();
+        let allocate = || -> Result {
+            bios.reserve(nr, GFP_NOIO)?;
+            for (bdev, pos, len, slot) in pieces {
+                let gfp = if bios.is_empty() {
+                    GFP_NOIO
+                } else {
+                    GFP_NOWAIT
+                };
+                let mut bio = new_bio(bdev, slot, pos, len, gfp)?;
+                bio.set_nowait(true);
+                // Cannot fail: there is room for every piece of the chunk.
+                bios.push_within_capacity((bio, slot)).map_err(|_| ENOMEM)?;
+            }
+            Ok(())
         };
-        for (bdev, pos, len, slot) in pieces {
-            let gfp = if bios.is_empty() {
-                bindings::GFP_NOIO
-            } else {
-                bindings::GFP_NOWAIT
-            };
-            let Some(bio) = new_bio(bdev, slot, pos, len, gfp) else {
-                break;
-            };
-            // SAFETY: `bio` was just allocated and is ours.
-            unsafe { (*bio.as_ptr()).bi_opf |= bindings::REQ_NOWAIT };
-            // Cannot fail: there is room for every piece of the chunk. Should it, the bio is
-            // not in `bios`, and the clean-up below puts it with the others.
-            if let Err(PushError((bio, _))) = bios.push_within_capacity((bio, slot)) {
-                // SAFETY: `bio` was allocated above and never submitted.
-                unsafe { bindings::bio_put(bio.as_ptr()) };
-                break;
-            }
-        }
-        if bios.len() != nr {
-            for (bio, _) in bios.drain_all() {
-                // SAFETY: The bios were allocated above and never submitted.
-                unsafe { bindings::bio_put(bio.as_ptr()) };
-            }
+        if allocate().is_err() || bios.len() != nr {
+            // Dropping the bios frees them: none was submitted.
+            drop(bios);
             this.not_submitted(nr);
             return;
         }
-        for (bio, slot) in bios.drain_all() {
+        for (bio, slot) in bios {
             Self::submit_bio(this, bio, slot);
         }
     }
@@ -498,7 +588,7 @@ impl CopyCtx {
     /// refused, so that the caller copies it another way.
     fn not_submitted(&self, nr: usize) {
         let mut st = self.state.lock();
-        st.fail(BLK_STS_NOTSUPP);
+        st.fail(Status::NOTSUPP);
         st.pending -= nr;
         st.outstanding -= nr;
         // The submitter still holds its count: nothing to act on yet.
@@ -507,71 +597,80 @@ impl CopyCtx {
 
     /// Submits `bio`, the piece of this chunk at `slot`, from [`new_bio`], with a reference to
     /// the context.
-    fn submit_bio(this: &Arc<Self>, bio: NonNull<bindings::bio>, slot: &Slot) {
-        // Released by `copy_bio_end_io`, which finds the context through the slot.
-        let _ = Arc::into_raw(this.clone());
-        let slot: *const Slot = slot;
-        // SAFETY: `bio` was just allocated and is ours until submitted. `copy_bio_end_io` is
-        // called exactly once; the slot lives as long as the context, which the bio holds.
-        unsafe {
-            let bio = bio.as_ptr();
-            (*bio).bi_end_io = Some(copy_bio_end_io);
-            (*bio).bi_copy_ctx = slot.cast_mut().cast();
-            bindings::submit_bio(bio);
-        }
+    fn submit_bio(this: &Arc<Self>, mut bio: OwnedBio, slot: &Slot) {
+        // INVARIANT: `slot` is one of `this.slots`.
+        let piece = PieceRef {
+            ctx: this.clone(),
+            slot: NonNull::from(slot),
+        };
+        // Cannot fail: a new bio has no context. Should it, the bio goes down without one, and
+        // the hook refuses it.
+        let _ = bio.set_copy_ctx(piece);
+        bio.submit::<CopyCtx>();
     }
 
-    /// A bio of this context, the piece at `slot`, reached `submit_bio_noacct()` on its way
+    /// A bio of this context, the piece at `index` of the destination side (`dst`) or the
+    /// source side, reached `submit_bio_noacct()` on its way
     /// down.
     ///
-    /// Returns `true` when the bio is to be submitted further.
-    fn arrive(this: ArcBorrow<'_, Self>, slot: &Slot, bio: NonNull<bindings::bio>) -> bool {
-        let parked = Parked::Bio(bio);
-        let bdev = parked.bdev();
+    /// Returns the bio when it is to be submitted further.
+    fn arrive(this: Arc<Self>, dst: bool, index: usize, bio: PendingBio) -> Option<PendingBio> {
+        let bdev = bio.bdev();
         let lim = bdev.limits();
         let mut st = this.state.lock();
-        if let Some(d) = this.dispatched.as_ref().filter(|d| d.carrier == bio) {
-            // The carrier on its way to the driver, or back after a path failed and the request
-            // was failed over: on to a stacking driver or the disk that holds the chunk's other
-            // pieces, but not to another path, where they are not.
-            if bdev.is_bio_based() || bdev.disk() == d.disk {
-                return true;
+        if let Some(d) = this.dispatched.as_ref() {
+            if d.carrier == bio.as_raw() as usize {
+                // The carrier on its way to the driver, or back after a path failed and the
+                // request was failed over: on to a stacking driver or the disk that holds the
+                // chunk's other pieces, but not to another path, where they are not.
+                if bdev.is_bio_based() || bdev.disk() as usize == d.disk {
+                    return Some(bio);
+                }
+                drop(st);
+                bio.end(Status::NOTSUPP);
+                return None;
             }
-            drop(st);
-            end_bio(bio, BLK_STS_NOTSUPP);
-            return false;
         }
         let refuse = if st.phase != Phase::Translate {
             // Stacking drivers must not split copy bios: this is an extra piece.
-            BLK_STS_IOERR
-        } else if lim.max_copy_sectors == 0 || parked.sectors() > u64::from(lim.max_copy_sectors) {
-            BLK_STS_NOTSUPP
+            Status::IOERR
+        } else if lim.max_copy_sectors == 0
+            || u64::from(bio.size() >> SECTOR_SHIFT) > u64::from(lim.max_copy_sectors)
+        {
+            Status::NOTSUPP
         } else if bdev.is_bio_based() {
             // A stacking driver that opted in: it remaps the bio and submits it further down.
-            return true;
-        } else if st.park(parked, slot.dst, slot.index) {
-            // Cannot fail: there is room for a reference per piece. Should it, the piece is
-            // parked but its device not pinned: refuse the chunk.
-            if st.pins.push_within_capacity(bdev.get_ref()).is_err() {
-                st.fail(BLK_STS_NOTSUPP);
-            }
-            st.pending -= 1;
-            // Keep the context alive while acting on it: ending parked bios may drop the last
-            // reference.
-            let this: Arc<Self> = this.into();
-            Self::advance(&this, st, None);
-            return false;
+            return Some(bio);
         } else {
-            // A second bio for this piece: a stacking driver split it.
-            BLK_STS_IOERR
+            let pin = bdev.get_ref();
+            match st.park(Parked::bio(bio), dst, index) {
+                Ok(()) => {
+                    // Cannot fail: there is room for a reference per piece. Should it, the piece
+                    // is parked but its device not pinned: refuse the chunk.
+                    if st.pins.push_within_capacity(pin).is_err() {
+                        st.fail(Status::NOTSUPP);
+                    }
+                    st.pending -= 1;
+                    // `this` keeps the context alive while acting on it: ending parked bios may
+                    // drop every other reference.
+                    Self::advance(&this, st, None);
+                    return None;
+                }
+                // A second bio for this piece: a stacking driver split it.
+                Err(piece) => {
+                    drop(st);
+                    piece.end(Status::IOERR);
+                    return None;
+                }
+            }
         };
         drop(st);
-        end_bio(bio, refuse);
-        false
+        bio.end(refuse);
+        None
     }
 
     /// One of the engine's bios completed with `status`.
-    fn completed(this: Arc<Self>, status: BlkStatus) {
+    fn completed(this: Arc<Self>, status: Status) {
         let mut st = this.state.lock();
         st.outstanding -= 1;
         let next = match st.phase {
@@ -581,8 +680,8 @@ impl CopyCtx {
                 // could not take without waiting (`REQ_NOWAIT`) wrote nothing: the chunk is
                 // refused, to be copied another way.
                 st.fail(match status {
-                    BLK_STS_OK => BLK_STS_IOERR,
-                    BLK_STS_AGAIN | BLK_STS_RESOURCE => BLK_STS_NOTSUPP,
+                    Status::OK => Status::IOERR,
+                    Status::AGAIN | Status::RESOURCE => Status::NOTSUPP,
                     status => status,
                 });
                 st.pending -= 1;
@@ -592,7 +691,8 @@ impl CopyCtx {
                 // The dispatched request finished: the others share its outcome.
                 st.phase = Phase::Done;
                 st.fail(status);
-                Some(Next::EndDispatched(st.status))
+                let (src, dst) = st.take_parked();
+                Some(Next::End(src, dst, st.status))
             }
             Phase::Done => Some(Next::Nothing),
         };
@@ -613,34 +713,17 @@ impl CopyCtx {
         drop(st);
         match next {
             Next::Nothing => {}
-            Next::Dispatch(bio, nr_src, nr_dst) => {
-                let parked = Parked::Bio(bio);
-                let nr_sectors = this.len >> kernel::block::SECTOR_SHIFT;
-                let sector = parked.range().sector;
-                trace::dispatch(parked.bdev(), sector, nr_sectors, nr_src, nr_dst);
-                // SAFETY: The bio is parked, so it is ours to change and submit; the hook will
-                // let it pass. As the request that executes the chunk it may wait for a tag:
-                // tags come back as requests complete, whatever the memory.
-                unsafe {
-                    (*bio.as_ptr()).bi_opf &= !bindings::REQ_NOWAIT;
-                    bindings::submit_bio_noacct(bio.as_ptr());
-                }
+            Next::Dispatch(mut bio, nr_src, nr_dst) => {
+                let nr_sectors = this.len >> SECTOR_SHIFT;
+                trace::dispatch(bio.bdev(), bio.sector(), nr_sectors, nr_src, nr_dst);
+                // As the request that executes the chunk it may wait for a tag: tags come back
+                // as requests complete, whatever the memory. The hook lets it pass.
+                bio.set_nowait(false);
+                bio.submit_noacct();
             }
             Next::End(src, dst, status) => {
-                let pieces = Iterator::chain(src.into_iter(), dst).flatten();
-                for bio in pieces.filter_map(Parked::bio) {
-                    end_bio(bio, status);
-                }
-            }
-            Next::EndDispatched(status) => {
-                if let Some(d) = this.dispatched.as_ref() {
-                    let pieces = Iterator::chain(d.src.iter(), d.dst.iter()).flatten();
-                    for bio in pieces.filter_map(|p| p.bio()) {
-                        if bio != d.carrier {
-                            end_bio(bio, status);
-                        }
-                    }
-                }
+                end_all(src, status);
+                end_all(dst, status);
             }
         }
         if report {
@@ -654,43 +737,52 @@ impl CopyCtx {
 
     /// Every bio arrived or failed: decide whether the chunk can be offloaded.
     fn translated(&self, st: &mut State) -> Next {
-        if st.status == BLK_STS_OK {
+        if st.status.is_ok() {
             st.status = self.check_parked(st);
-        }
-        if st.status != BLK_STS_OK {
-            st.phase = Phase::Done;
-            return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
         }
         // The first destination bio carries the chunk: there is one, as every chunk sends at
         // least one destination piece as a bio.
-        let Some(bio) = st.dst.iter().flatten().find_map(|p| p.bio()) else {
-            st.fail(BLK_STS_IOERR);
+        let carrier = st.status.is_ok().then(|| {
+            st.dst.iter_mut().flatten().find_map(|p| {
+                let disk = p.bdev().disk() as usize;
+                p.bio.take().map(|bio| (disk, bio))
+            })
+        });
+        let Some((disk, carrier)) = carrier.flatten() else {
+            st.fail(Status::IOERR);
             st.phase = Phase::Done;
-            return Next::End(mem::take(&mut st.src), mem::take(&mut st.dst), st.status);
+            let (src, dst) = st.take_parked();
+            return Next::End(src, dst, st.status);
         };
+        let mut ranges = mem::take(&mut st.ranges);
+        let pieces = Iterator::chain(st.src.iter(), st.dst.iter()).flatten();
+        // Cannot fail: there is room for every piece, and every piece is parked.
+        for piece in pieces {
+            let _ = ranges.push_within_capacity(piece.range);
+        }
         let (nr_src, nr_dst) = (st.src.len(), st.dst.len());
         st.phase = Phase::Copy;
         // A context dispatches once, so this populates it.
         self.dispatched.populate(Dispatched {
-            carrier: bio,
-            disk: Parked::Bio(bio).bdev().disk(),
-            src: mem::take(&mut st.src),
-            dst: mem::take(&mut st.dst),
+            carrier: carrier.as_raw() as usize,
+            disk,
+            ranges,
+            nr_src,
         });
-        Next::Dispatch(bio, nr_src, nr_dst)
+        Next::Dispatch(carrier, nr_src, nr_dst)
     }
 
     /// Checks that the parked bios form one copy the device they landed on can execute.
-    fn check_parked(&self, st: &State) -> BlkStatus {
+    fn check_parked(&self, st: &State) -> Status {
         // Every piece is in its place: a piece that is missing failed, and the chunk with it.
         let (Some(src), Some(dst)) = (all_parked(&st.src), all_parked(&st.dst)) else {
-            return BLK_STS_IOERR;
+            return Status::IOERR;
         };
         let Some(first) = dst.clone().next() else {
-            return BLK_STS_IOERR;
+            return Status::IOERR;
         };
         let Some(first_src) = src.clone().next() else {
-            return BLK_STS_NOTSUPP;
+            return Status::NOTSUPP;
         };
         let (bdev, src_bdev) = (first.bdev(), first_src.bdev());
         let lim = bdev.limits();
@@ -703,120 +795,50 @@ impl CopyCtx {
             || !src_bdev.is_live()
             || !bdev.can_copy_from(src_bdev)
         {
-            return BLK_STS_NOTSUPP;
+            return Status::NOTSUPP;
         }
-        let bytes = |list: &mut dyn Iterator<Item = Parked>| -> u64 {
-            list.map(|p| p.sectors() << kernel::block::SECTOR_SHIFT)
-                .sum()
+        let bytes = |side: &mut dyn Iterator<Item = &Parked>| -> u64 {
+            side.map(|p| p.sectors() << SECTOR_SHIFT).sum()
         };
         if bytes(&mut src.clone()) != self.len || bytes(&mut dst.clone()) != self.len {
-            return BLK_STS_IOERR;
+            return Status::IOERR;
         }
         // Bios were checked against the end of their device when submitted; direct pieces are
         // checked here, against what the device is now, as a partition may have shrunk since the
         // copy was validated.
         if Iterator::chain(src.clone(), dst.clone()).any(|p| !p.within_device()) {
-            return BLK_STS_IOERR;
+            return Status::IOERR;
         }
         if st.src.len() > usize::from(lim.max_copy_src_segments)
             || st.dst.len() > usize::from(lim.max_copy_dst_segments)
-            || self.len >> kernel::block::SECTOR_SHIFT > u64::from(lim.max_copy_sectors)
+            || self.len >> SECTOR_SHIFT > u64::from(lim.max_copy_sectors)
         {
-            return BLK_STS_NOTSUPP;
+            return Status::NOTSUPP;
         }
-        BLK_STS_OK
+        Status::OK
     }
 }
 
 /// The pieces of one side of a chunk, in order, if all are parked.
-fn all_parked(side: &[Option<Parked>]) -> Option<impl Iterator<Item = Parked> + Clone + '_> {
+fn all_parked(side: &[Option<Parked>]) -> Option<impl Iterator<Item = &Parked> + Clone + '_> {
     side.iter()
         .all(Option::is_some)
-        .then(|| side.iter().flatten().copied())
+        .then(|| side.iter().flatten())
 }
 
-/// The copy bio of the piece at `slot`, `len` bytes at byte `pos` of `bdev`, not submitted yet,
-/// or `None` when none could be allocated with `gfp`.
-fn new_bio(
-    bdev: &BlockDevice,
-    slot: &Slot,
-    pos: u64,
-    len: u64,
-    gfp: bindings::gfp_t,
-) -> Option<NonNull<bindings::bio>> {
-    let opf = if slot.dst {
-        bindings::req_op_REQ_OP_COPY_DST
+/// The copy bio of the piece at `slot`, `len` bytes at byte `pos` of `bdev`, not submitted yet.
+fn new_bio(bdev: &BlockDevice, slot: &Slot, pos: u64, len: u64, gfp: Flags) -> Result<OwnedBio> {
+    let op = if slot.dst {
+        ReqOp::CopyDst
     } else {
-        bindings::req_op_REQ_OP_COPY_SRC
+        ReqOp::CopySrc
     };
-    // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use. A bio without
-    // pages needs no vector.
-    let bio = unsafe {
-        bindings::bio_alloc_bioset(
-            bdev.as_raw(),
-            0,
-            opf | bindings::REQ_NOMERGE,
-            gfp,
-            &raw mut bindings::fs_bio_set,
-        )
-    };
-    let bio = NonNull::new(bio)?;
-    // SAFETY: `bio` was just allocated and is ours. `len` fits `bi_size`: chunks are limited to
-    // `u32::MAX` bytes.
-    unsafe {
-        (*bio.as_ptr()).bi_iter.bi_sector = pos >> kernel::block::SECTOR_SHIFT;
-        (*bio.as_ptr()).bi_iter.bi_size = len as u32;
-    }
-    Some(bio)
-}
-
-/// Ends `bio` with `status`.
-fn end_bio(bio: NonNull<bindings::bio>, status: BlkStatus) {
-    // SAFETY: The caller owns the bio (it is parked, or was handed to the hook) and gives it up.
-    unsafe {
-        (*bio.as_ptr()).bi_status = status;
-        bindings::bio_endio(bio.as_ptr());
-    }
-}
-
-/// Completion of every bio the engine submits.
-///
-/// # Safety
-///
-/// `bio` is a bio submitted by [`CopyCtx::submit_bio`], completing.
-unsafe extern "C" fn copy_bio_end_io(bio: *mut bindings::bio) {
-    // SAFETY: By the safety requirements `bio` is one of ours, so `bi_copy_ctx` points to its
-    // slot, valid while the context lives, and the bio holds the reference to the context taken
-    // at submission, released here, once.
-    let (ctx, status) = unsafe {
-        let slot = (*bio).bi_copy_ctx.cast::<Slot>();
-        let ctx = Arc::from_raw((*slot).ctx.as_ptr().cast_const());
-        let status = (*bio).bi_status;
-        bindings::bio_put(bio);
-        (ctx, status)
-    };
-    CopyCtx::completed(ctx, status);
-}
-
-/// The slot of a bio that carries one, and its context, borrowed for as long as the bio is in
-/// flight.
-///
-/// # Safety
-///
-/// `bio` must be a valid bio in flight.
-unsafe fn slot_of<'a>(bio: *mut bindings::bio) -> Option<(&'a Slot, ArcBorrow<'a, CopyCtx>)> {
-    // SAFETY: `bio` is valid by the safety requirements.
-    let slot = unsafe { (*bio).bi_copy_ctx }.cast::<Slot>();
-    if slot.is_null() {
-        return None;
-    }
-    // SAFETY: A non-NULL `bi_copy_ctx` was set by `submit_bio` (or copied by a clone) to a slot
-    // of the context, and the original bio holds a reference to the context until it completes,
-    // which is after this bio completes. By the type invariant of `Slot`, `ctx` is that context.
-    unsafe {
-        let slot = &*slot;
-        Some((slot, ArcBorrow::from_raw(slot.ctx.as_ptr().cast_const())))
-    }
+    // A bio without pages needs no vector.
+    let mut bio = OwnedBio::alloc(bdev, op, 0, BioSet::fs(), gfp)?;
+    bio.set_sector(pos >> SECTOR_SHIFT);
+    // Chunks are limited to `u32::MAX` bytes.
+    bio.set_size(len as u32);
+    Ok(bio)
 }
 
 /// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
@@ -832,14 +854,24 @@ pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> 
     let Some(bio) = NonNull::new(bio) else {
         return false;
     };
-    // SAFETY: `bio` is valid and in flight by the safety requirements.
-    match unsafe { slot_of(bio.as_ptr()) } {
-        Some((slot, ctx)) => CopyCtx::arrive(ctx, slot, bio),
-        None => {
-            // Copy bios only come from the engine.
-            end_bio(bio, BLK_STS_NOTSUPP);
-            false
+    // SAFETY: By the safety requirements the bio is in flight and the caller's, handed over
+    // until this returns `true` with it.
+    let bio = unsafe { PendingBio::from_raw(bio) };
+    // SAFETY: Copy bios come only from the engine, which attaches `PieceRef`s, inherited by
+    // clones; the original holds its reference until it completes, after this bio does.
+    let piece = unsafe { bio.copy_ctx::<PieceRef>() };
+    let Some((ctx, dst, index)) = piece.map(|p| (Arc::from(p.ctx), p.slot.dst, p.slot.index))
+    else {
+        bio.end(Status::NOTSUPP);
+        return false;
+    };
+    match CopyCtx::arrive(ctx, dst, index, bio) {
+        Some(bio) => {
+            // Back to the caller, to be submitted further.
+            let _ = bio.into_raw();
+            true
         }
+        None => false,
     }
 }
 
@@ -849,10 +881,10 @@ pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> 
 ///
 /// `rq` must be a request the driver owns whose bio is a dispatched copy bio.
 unsafe fn ctx_of_request<'a>(rq: *mut bindings::request) -> Option<ArcBorrow<'a, CopyCtx>> {
-    // SAFETY: By the safety requirements `rq` is valid and its bio is in flight.
-    unsafe { slot_of((*rq).bio) }.map(|(_, ctx)| ctx)
+    // SAFETY: By the safety requirements `rq` is valid and its bio is one of the engine's in
+    // flight, which holds a `PieceRef` until it completes, after the driver ends the request.
+    unsafe { Bio::from_raw((*rq).bio).copy_ctx::<PieceRef>() }.map(|p| p.ctx)
 }
-
 /// Number of source (`REQ_OP_COPY_SRC`) or destination (`REQ_OP_COPY_DST`) ranges of the copy
 /// request `rq`.
 ///
@@ -868,9 +900,9 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_nr_ranges(
     let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
         return 0;
     };
-    ctx.dispatched
-        .as_ref()
-        .map_or(0, |d| d.side(op).len().try_into().unwrap_or(0))
+    ctx.dispatched.as_ref().map_or(0, |d| {
+        d.side(ReqOp::from_opf(op)).len().try_into().unwrap_or(0)
+    })
 }
 
 /// Range `idx` of one side of the copy request `rq`.
@@ -889,15 +921,15 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
     let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
         return;
     };
-    let Some(parked) = ctx
+    let Some(found) = ctx
         .dispatched
         .as_ref()
-        .and_then(|d| d.side(op).get(idx as usize).copied().flatten())
+        .and_then(|d| d.side(ReqOp::from_opf(op)).get(idx as usize).map(|r| r.0))
     else {
         return;
     };
     // SAFETY: `range` is valid for writes by the safety requirements.
-    unsafe { range.write(parked.range()) };
+    unsafe { range.write(found) };
 }
 
 #[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]
@@ -905,18 +937,21 @@ pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
 mod tests {
     use super::*;
 
-    /// A direct piece of 8 sectors at `sector`, on no device: parking never looks at it.
+    /// A piece of 8 sectors at `sector`, on no device: parking never looks at it.
     fn piece(sector: u64) -> Parked {
-        Parked::Direct {
-            bdev: NonNull::dangling(),
-            sector,
-            nr_sectors: 8,
+        Parked {
+            range: Range(bindings::blk_copy_range {
+                bdev: core::ptr::null_mut(),
+                sector,
+                nr_sectors: 8,
+            }),
+            bio: None,
         }
     }
 
     /// The sectors of one side's pieces, in the chunk's order, if all are parked.
     fn sectors(side: &[Option<Parked>]) -> Option<impl Iterator<Item = u64> + '_> {
-        all_parked(side).map(|pieces| pieces.map(|p| p.range().sector))
+        all_parked(side).map(|pieces| pieces.map(|p| p.range.0.sector))
     }
 
     #[test]
@@ -930,12 +965,12 @@ mod tests {
             (true, 0, 1000),
         ];
         for (dst, index, sector) in arrivals {
-            assert!(st.park(piece(sector), dst, index));
+            assert!(st.park(piece(sector), dst, index).is_ok());
         }
         // One source is still missing: the chunk cannot be dispatched.
         assert!(sectors(&st.src).is_none());
         assert!(sectors(&st.dst).is_some_and(|s| s.eq([1000, 1100])));
-        assert!(st.park(piece(100), false, 1));
+        assert!(st.park(piece(100), false, 1).is_ok());
         assert!(sectors(&st.src).is_some_and(|s| s.eq([0, 100, 200])));
         Ok(())
     }
@@ -943,11 +978,11 @@ mod tests {
     #[test]
     fn a_piece_parks_once_and_only_in_its_chunk() -> Result {
         let mut st = State::new(1, 1)?;
-        assert!(st.park(piece(0), false, 0));
+        assert!(st.park(piece(0), false, 0).is_ok());
         // A second bio for the same piece (a split) and an index past the chunk are refused,
         // leaving the parked piece as it was.
-        assert!(!st.park(piece(8), false, 0));
-        assert!(!st.park(piece(16), true, 1));
+        assert!(st.park(piece(8), false, 0).is_err());
+        assert!(st.park(piece(16), true, 1).is_err());
         assert!(sectors(&st.src).is_some_and(|s| s.eq([0])));
         assert!(sectors(&st.dst).is_none());
         Ok(())

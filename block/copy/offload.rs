@@ -9,7 +9,7 @@
 //! by the chunks in flight, never by the number of bytes.
 
 use kernel::{
-    bindings,
+    block::status::Status,
     impl_has_work,
     new_work,
     prelude::*,
@@ -33,10 +33,6 @@ use crate::{
         Plan, //
     },
     CopyArgs,
-};
-use bindings::{
-    blk_status_t as BlkStatus,
-    BLK_STS_NOTSUPP, //
 };
 
 /// Chunks of one copy in flight at once.
@@ -124,6 +120,11 @@ impl WorkItem for OffloadJob {
 }
 
 impl OffloadJob {
+    /// The copy this job does.
+    pub(crate) fn args(&self) -> &CopyArgs {
+        &self.args
+    }
+
     /// Starts offloading `args`, or fails with `EOPNOTSUPP` when a device cannot offload.
     ///
     /// Once this returns `Ok`, the job finishes exactly once: it writes the outcome into the
@@ -220,13 +221,11 @@ impl OffloadJob {
             ) {
                 Ok(ctx) => CopyCtx::submit(
                     ctx,
-                    this.args.src_bdev(),
                     chunk.src.pieces(&this.args.src, chunk.len),
-                    this.args.dst_bdev(),
                     chunk.dst.pieces(&this.args.dst, chunk.len),
                 ),
                 // Not offloaded for want of memory: the caller copies it another way.
-                Err(_) => Self::chunk_done(this, chunk.done, BLK_STS_NOTSUPP),
+                Err(_) => Self::chunk_done(this, chunk.done, Status::NOTSUPP),
             }
         }
     }
@@ -241,10 +240,10 @@ impl OffloadJob {
     /// The chunk at `offset` finished with `status`.
     ///
     /// May be called from interrupt context.
-    pub(crate) fn chunk_done(this: &Arc<Self>, offset: u64, status: BlkStatus) {
+    pub(crate) fn chunk_done(this: &Arc<Self>, offset: u64, status: Status) {
         let mut st = this.state.lock();
         st.in_flight -= 1;
-        if let Err(e) = status_to_result(status) {
+        if let Err(e) = status.to_result() {
             st.outcome.fail(offset, e);
         }
         let more = !st.outcome.stopped() && st.plan.remaining() > 0;
@@ -264,17 +263,6 @@ impl OffloadJob {
             let _ = crate::copy_wq().enqueue(this.clone());
         }
     }
-}
-
-/// Converts a block layer status into a `Result`.
-pub(crate) fn status_to_result(status: BlkStatus) -> Result {
-    if status == crate::BLK_STS_OK {
-        return Ok(());
-    }
-    // SAFETY: `blk_status_to_errno` only reads its argument.
-    Err(Error::from_errno(unsafe {
-        bindings::blk_status_to_errno(status)
-    }))
 }
 
 #[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]

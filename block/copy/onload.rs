@@ -13,11 +13,17 @@
 //! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
 //! is all or nothing in what the copy reports. A fatal signal stops the copy between batches.
 
-use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     block::{
         bdev::BlockDevice,
+        bio::{
+            with_plug,
+            BioChain,
+            BioSet,
+            OwnedBio, //
+        },
+        req_op::ReqOp,
         SECTOR_SHIFT, //
     },
     impl_has_work,
@@ -159,9 +165,9 @@ pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
 /// may not be written: either way, the copy is done up to the start of the batch.
 fn copy_batch(args: &CopyArgs, batch: &[Piece], pages: &[Page]) -> Result {
     let read = batch.iter().map(|p| (p.src, p.len, p.page));
-    rw_all(args.src_bdev(), bindings::req_op_REQ_OP_READ, read, pages)?;
+    rw_all(args.src_bdev(), ReqOp::Read, read, pages)?;
     let write = batch.iter().map(|p| (p.dst, p.len, p.page));
-    rw_all(args.dst_bdev(), bindings::req_op_REQ_OP_WRITE, write, pages)
+    rw_all(args.dst_bdev(), ReqOp::Write, write, pages)
 }
 
 /// Issues every `(pos, len, page)` of `pieces` as a read or write of `bdev` into or from
@@ -171,93 +177,38 @@ fn copy_batch(args: &CopyArgs, batch: &[Piece], pages: &[Page]) -> Result {
 /// destinations of a gathering copy) reach the driver as one request.
 fn rw_all(
     bdev: &BlockDevice,
-    op: bindings::req_op,
+    op: ReqOp,
     pieces: impl Iterator<Item = (u64, u64, usize)>,
     pages: &[Page],
 ) -> Result {
-    let mut last: *mut bindings::bio = core::ptr::null_mut();
-    let mut result = Ok(());
-    let mut plug = MaybeUninit::<bindings::blk_plug>::uninit();
-    // SAFETY: `plug` stays in this frame, unmoved, until `blk_finish_plug()` below, which every
-    // path reaches; `blk_start_plug()` initialises it.
-    unsafe { bindings::blk_start_plug(plug.as_mut_ptr()) };
-    for (pos, len, page) in pieces {
-        let bio = match pages.get(page..).ok_or(EINVAL) {
-            Ok(pages) => new_bio(bdev, op, pos, len, pages),
-            Err(e) => Err(e),
-        };
-        let bio = match bio {
-            Ok(bio) => bio,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        if !last.is_null() {
-            // SAFETY: `last` and `bio` are ready and not submitted yet. Chained, `bio` completes
-            // only after `last` did, taking on its error; `last` is then freed by the chain.
-            unsafe {
-                bindings::bio_chain(last, bio);
-                bindings::submit_bio(last);
-            }
+    let mut chain = BioChain::new();
+    let built = with_plug(|| {
+        for (pos, len, page) in pieces {
+            let pages = pages.get(page..).ok_or(EINVAL)?;
+            chain.push(new_bio(bdev, op, pos, len, pages)?);
         }
-        last = bio;
-    }
-    // SAFETY: started above by this task; dispatches the plugged bios before the wait.
-    unsafe { bindings::blk_finish_plug(plug.as_mut_ptr()) };
-    if last.is_null() {
-        return result;
-    }
-    // SAFETY: `last` is ready and ours, every other bio of the batch is chained to it: it
-    // completes after all of them, with the first error of any.
-    let waited = unsafe {
-        let waited = kernel::error::to_result(bindings::submit_bio_wait(last));
-        bindings::bio_put(last);
-        waited
-    };
-    result.and(waited)
+        Ok(())
+    });
+    // Waits for what was submitted even when building a bio failed.
+    built.and(chain.submit_wait())
 }
 
 /// A bio that reads or writes `len` bytes at byte `pos` of `bdev` into or from the start of
-/// `pages`, ready to be submitted. The caller owns it.
-fn new_bio(
-    bdev: &BlockDevice,
-    op: bindings::req_op,
-    pos: u64,
-    len: u64,
-    pages: &[Page],
-) -> Result<*mut bindings::bio> {
+/// `pages`, ready to be submitted.
+///
+/// The caller keeps `pages` until the bio completed: [`copy`] frees them after the last batch.
+fn new_bio(bdev: &BlockDevice, op: ReqOp, pos: u64, len: u64, pages: &[Page]) -> Result<OwnedBio> {
     let nr_pages = len.div_ceil(PAGE_SIZE as u64) as usize;
-    if nr_pages > pages.len() {
-        return Err(EINVAL);
-    }
-    // SAFETY: `bdev` is open; `fs_bio_set` is the kernel's bio set for this use; the buffer is
-    // at most `BIO_MAX_VECS` pages (1 MiB).
-    let bio = unsafe {
-        bindings::bio_alloc_bioset(
-            bdev.as_raw(),
-            nr_pages as u16,
-            op,
-            bindings::GFP_NOIO,
-            &raw mut bindings::fs_bio_set,
-        )
-    };
-    if bio.is_null() {
-        return Err(ENOMEM);
-    }
+    let pages = pages.get(..nr_pages).ok_or(EINVAL)?;
+    // The buffer is at most `BIO_MAX_VECS` pages (1 MiB).
+    let mut bio = OwnedBio::alloc(bdev, op, nr_pages as u16, BioSet::fs(), GFP_NOIO)?;
+    bio.set_sector(pos >> SECTOR_SHIFT);
     let mut left = len;
-    // SAFETY: `bio` is ours and has room for `nr_pages` pages; the caller keeps the pages alive
-    // until the I/O completed.
-    unsafe {
-        (*bio).bi_iter.bi_sector = pos >> SECTOR_SHIFT;
-        for page in &pages[..nr_pages] {
-            let n = left.min(PAGE_SIZE as u64) as u32;
-            if bindings::bio_add_page(bio, page.as_ptr(), n, 0) != n as i32 {
-                bindings::bio_put(bio);
-                return Err(EIO);
-            }
-            left -= u64::from(n);
-        }
+    for page in pages {
+        let n = left.min(PAGE_SIZE as u64) as u32;
+        // SAFETY: The caller keeps the pages until the bio completed.
+        unsafe { bio.add_page(page, n) }.map_err(|_| EIO)?;
+        left -= u64::from(n);
     }
     Ok(bio)
 }

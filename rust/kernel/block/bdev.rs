@@ -70,13 +70,31 @@ impl BlockDevice {
         state.load(Relaxed) & (1 << bindings::GD_DEAD) == 0
     }
 
-    /// The queue limits of the disk this device belongs to.
-    pub fn limits(&self) -> &bindings::queue_limits {
+    /// The queue limits of the disk this device belongs to, read now.
+    ///
+    /// A snapshot by value, as `queue_limits_commit_update()` may overwrite the disk's limits at
+    /// any time: each field is read once, so it is either the old value or the new one, but two
+    /// fields may come from two different updates.
+    pub fn limits(&self) -> QueueLimits {
         // SAFETY: By the type invariant the device is valid and open or referenced, so its disk
-        // and queue exist; the limits live as long as the queue. Writers update them under the
-        // queue's limits lock with single word stores, so a reader sees each field either old or
-        // new.
-        unsafe { &*bindings::bdev_limits(self.as_raw()) }
+        // and queue exist; the limits live as long as the queue.
+        let lim = unsafe { bindings::bdev_limits(self.as_raw()) };
+        // Reads a field once, as `READ_ONCE()`: writers store under the queue's limits lock,
+        // which readers do not take.
+        macro_rules! read_once {
+            ($field:ident) => {
+                // SAFETY: `lim` is valid (see above). A volatile read is the kernel's
+                // `READ_ONCE()`, which tolerates a racing store as the limits' readers in C do.
+                unsafe { (&raw const (*lim).$field).read_volatile() }
+            };
+        }
+        QueueLimits {
+            logical_block_size: read_once!(logical_block_size),
+            max_copy_sectors: read_once!(max_copy_sectors),
+            max_copy_src_segments: read_once!(max_copy_src_segments),
+            max_copy_dst_segments: read_once!(max_copy_dst_segments),
+            copy_domain: read_once!(copy_domain),
+        }
     }
 
     /// The logical block size in bytes.
@@ -187,6 +205,22 @@ impl BlockDevice {
             bindings::filemap_invalidate_pages((*self.as_raw()).bd_mapping, start, end, false)
         })
     }
+}
+
+/// The queue limits a copy depends on, read from `struct queue_limits` by
+/// [`BlockDevice::limits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Smallest unit the device addresses, in bytes.
+    pub logical_block_size: u32,
+    /// Longest copy the device executes at once, in sectors; 0 when it cannot copy.
+    pub max_copy_sectors: u32,
+    /// Most source ranges in one copy.
+    pub max_copy_src_segments: u16,
+    /// Most destination ranges in one copy.
+    pub max_copy_dst_segments: u16,
+    /// The copy domain (see `blk_alloc_copy_domain()`), 0 for none.
+    pub copy_domain: u64,
 }
 
 /// Reports that the page cache of the block device `file` is open on may hold stale pages after

@@ -42,4 +42,18 @@ impl ReqOp {
             op => Self::Other(op),
         }
     }
+
+    /// The operation as the low bits of a `blk_opf_t`.
+    pub fn as_raw(self) -> u32 {
+        match self {
+            Self::Read => bindings::req_op_REQ_OP_READ,
+            Self::Write => bindings::req_op_REQ_OP_WRITE,
+            Self::Flush => bindings::req_op_REQ_OP_FLUSH,
+            Self::Discard => bindings::req_op_REQ_OP_DISCARD,
+            Self::WriteZeroes => bindings::req_op_REQ_OP_WRITE_ZEROES,
+            Self::CopySrc => bindings::req_op_REQ_OP_COPY_SRC,
+            Self::CopyDst => bindings::req_op_REQ_OP_COPY_DST,
+            Self::Other(op) => op,
+        }
+    }
 }
