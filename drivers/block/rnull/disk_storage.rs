@@ -124,16 +124,30 @@ impl DiskStorage {
 
     /// Fills the segments of read request `rq` from the device.
     pub(crate) fn read<T: Operations>(&self, rq: &Request<T>) -> Result {
+        let Some(segments) = rq.segments() else {
+            // A read of no bytes: nothing to fill.
+            return Ok(());
+        };
         let mut pos = rq.sector() << SECTOR_SHIFT;
         let blocks = self.blocks.lock();
-        rq.for_each_segment(|seg| {
+        segments.for_each(|seg| {
             let mut done = 0;
             while done < seg.len() {
                 let n = in_block(pos, (seg.len() - done) as u64);
                 let (index, offset) = locate(pos);
                 match blocks.get(index) {
-                    Some(block) => seg.write_at(done, &block[offset..offset + n])?,
-                    None => seg.fill_zero(done, n)?,
+                    // SAFETY: `rq` is a read that rnull owns until `queue_rq` ends or completes
+                    // it, after this walk. The walk runs once per request, on the thread of
+                    // `queue_rq`, and is all of rnull that touches the request's memory: it writes
+                    // the segments one after the other. The rest of the kernel leaves the memory
+                    // of a read to the driver until the request ends (a page-cache folio stays
+                    // locked and not uptodate, a kernel buffer is waited for). User space may
+                    // still touch the buffer of an `O_DIRECT` read, or lend it to another request
+                    // at the same time: a race it causes, which `Segment` allows and which leaves
+                    // unspecified bytes in its buffer.
+                    Some(block) => unsafe { seg.write_at(done, &block[offset..offset + n]) }?,
+                    // SAFETY: As for `write_at` above.
+                    None => unsafe { seg.fill_zero(done, n) }?,
                 }
                 done += n;
                 pos += n as u64;
@@ -144,15 +158,21 @@ impl DiskStorage {
 
     /// Stores the segments of write request `rq` on the device.
     pub(crate) fn write<T: Operations>(&self, rq: &Request<T>) -> Result {
+        let Some(segments) = rq.segments() else {
+            // A write of no bytes: nothing to store.
+            return Ok(());
+        };
         let mut pos = rq.sector() << SECTOR_SHIFT;
         let mut spare = self.update.lock();
-        rq.for_each_segment(|seg| {
+        segments.for_each(|seg| {
             let mut done = 0;
             while done < seg.len() {
                 let n = in_block(pos, (seg.len() - done) as u64);
                 let (index, offset) = locate(pos);
                 let block = Self::take_spare(&mut spare)?;
                 let mut blocks = self.blocks.lock();
+                // If the submitter's side changes these bytes meanwhile (see `Segment`), the
+                // block gets unspecified bytes there, as a C driver's copy would.
                 *spare = rewrite(&mut blocks, index, (offset, n), block, |bytes, _| {
                     seg.read_at(done, bytes)
                 })?;
