@@ -206,15 +206,17 @@ impl DiskStorage {
         Ok(())
     }
 
-    /// Copies the source ranges, read in order, over the destination ranges.
+    /// Copies the source ranges, read in order, over the destination ranges of this device.
     ///
-    /// Both lists have the same total length (the block layer checked that). A whole source
-    /// block is shared with its destination; parts of blocks are written through the spare.
-    /// The array's lock is held for [`COPY_BATCH`] pieces at a time, and dropped to allocate.
-    /// Fails with `EIO` when either list is empty.
-    pub(crate) fn copy(
+    /// Each source range comes with the storage it lies on: this device's, or another device's
+    /// of the copy domain. Both lists have the same total length (the block layer checked that).
+    /// A whole source block is shared with its destination; parts of blocks are written through
+    /// the spare. The array's lock is held for [`COPY_BATCH`] pieces at a time, and dropped to
+    /// allocate; another device's array is locked only while this one's is not, as both locks
+    /// are of one class. Fails with `EIO` when either list is empty.
+    pub(crate) fn copy<'a>(
         &self,
-        src: impl Iterator<Item = CopyRange>,
+        src: impl Iterator<Item = (&'a DiskStorage, CopyRange)>,
         dst: impl Iterator<Item = CopyRange>,
     ) -> Result {
         let bytes = |r: CopyRange| {
@@ -223,7 +225,7 @@ impl DiskStorage {
                 u64::from(r.nr_sectors) << SECTOR_SHIFT,
             )
         };
-        let (mut src, mut dst) = (src.map(bytes), dst.map(bytes));
+        let (mut src, mut dst) = (src.map(|(from, r)| (from, bytes(r))), dst.map(bytes));
         let (mut s, mut d) = (src.next(), dst.next());
         if s.is_none() || d.is_none() {
             // A copy without ranges copies nothing: fail it rather than report it as done. The
@@ -233,12 +235,26 @@ impl DiskStorage {
         let mut spare = self.update.lock();
         let mut blocks = self.blocks.lock();
         let mut batch = 0;
-        while let (Some((src_pos, src_left)), Some((dst_pos, dst_left))) = (s, d) {
+        while let (Some((from, (src_pos, src_left))), Some((dst_pos, dst_left))) = (s, d) {
             let n = in_block(src_pos, src_left.min(dst_left)).min(in_block(dst_pos, dst_left));
             let (src_index, src_offset) = locate(src_pos);
             let (dst_index, dst_offset) = locate(dst_pos);
+            // The source block of another device, taken under its array's lock alone. Stored
+            // blocks never change, so holding it is as good as holding the lock.
+            let other = if core::ptr::eq(from, self) {
+                None
+            } else {
+                drop(blocks);
+                let block = from.blocks.lock().get(src_index).map(Shared::from);
+                blocks = self.blocks.lock();
+                Some(block)
+            };
             let next = if n == PAGE_SIZE {
-                match blocks.get(src_index).map(Shared::from) {
+                let source = match other {
+                    Some(block) => block,
+                    None => blocks.get(src_index).map(Shared::from),
+                };
+                match source {
                     Some(shared) => replace(&mut blocks, dst_index, shared)?,
                     // The source was never written: neither is the destination from now on.
                     None => blocks
@@ -260,7 +276,11 @@ impl DiskStorage {
                     (dst_offset, n),
                     block,
                     |bytes, blocks| {
-                        match blocks.get(src_index) {
+                        let source = match &other {
+                            Some(block) => block.clone(),
+                            None => blocks.get(src_index).map(Shared::from),
+                        };
+                        match source {
                             Some(src) => bytes.copy_from_slice(&src[src_offset..src_offset + n]),
                             None => bytes.fill(0),
                         }
@@ -280,7 +300,7 @@ impl DiskStorage {
             }
             let step = n as u64;
             s = if src_left > step {
-                Some((src_pos + step, src_left - step))
+                Some((from, (src_pos + step, src_left - step)))
             } else {
                 src.next()
             };

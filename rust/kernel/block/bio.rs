@@ -10,7 +10,8 @@ use crate::{
     block::{
         bdev::BlockDevice,
         req_op::ReqOp,
-        status::Status, //
+        status::Status,
+        DiskId, //
     },
     error::{
         code::{
@@ -311,13 +312,20 @@ impl<'a> Segment<'a> {
     }
 }
 
-/// One range of a copy offload request: sectors of the device the request was queued on.
+/// One range of a copy offload request: sectors of the disk the request was queued on, or, for
+/// a source range, of another disk of its copy domain ([`CopyRange::disk`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CopyRange {
     /// First sector.
     pub sector: u64,
     /// Length in sectors.
     pub nr_sectors: u32,
+    /// The disk the range lies on when it is not the disk the request was queued on: a source
+    /// range on another disk of the copy domain the driver put that disk in
+    /// (`queue_limits.copy_domain`). The driver reads it from that disk, or fails the request
+    /// with `EOPNOTSUPP` (the caller then copies another way) when it cannot, for example because
+    /// that disk is being removed. Always `None` on a disk without a copy domain.
+    pub disk: Option<DiskId>,
 }
 
 /// A set of bios to allocate from: `struct bio_set`.
