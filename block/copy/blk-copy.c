@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The exported interface of the copy offload engine. The engine is written
- * in Rust (blk_copy.rs and its modules); these wrappers give its entry points
+ * in Rust (engine.rs and its modules); these wrappers give its entry points
  * their documented names and export them, which a Rust crate other than the
  * kernel crate cannot do itself.
  */
@@ -13,12 +13,15 @@
 #include "engine.h"
 
 struct workqueue_struct *blk_copy_wq;
+struct workqueue_struct *blk_copy_onload_wq;
 
 static int __init blk_copy_init(void)
 {
 	blk_copy_wq = alloc_workqueue("blk_copy", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
-	if (!blk_copy_wq)
-		panic("Failed to create blk_copy workqueue\n");
+	blk_copy_onload_wq = alloc_workqueue("blk_copy_onload",
+					     WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!blk_copy_wq || !blk_copy_onload_wq)
+		panic("Failed to create blk_copy workqueues\n");
 	return 0;
 }
 subsys_initcall(blk_copy_init);
@@ -28,54 +31,46 @@ subsys_initcall(blk_copy_init);
 #include <trace/events/blk_copy.h>
 
 /**
- * blkdev_copy_offload() - copy by offloading to the device
+ * blkdev_copy() - copy between block devices
  * @params: what to copy
+ * @flags: %BLKDEV_COPY_NOFALLBACK to offload only
  *
- * Cuts the copy into chunks both devices accept and offloads them with
- * REQ_OP_COPY_SRC and REQ_OP_COPY_DST bios, several chunks at a time. A chunk
- * is offloaded only when all its bios reach the same disk; otherwise it fails
- * with -EOPNOTSUPP and the copy stops, so that the caller can fall back to
- * blkdev_copy_onload() for the bytes after @params->copied.
+ * Validates the copy once, then offloads it: cuts it into chunks both devices
+ * accept and sends each as REQ_OP_COPY_SRC and REQ_OP_COPY_DST bios, several
+ * chunks at a time. A chunk is offloaded only when all its bios reach the
+ * same disk, or two disks of one copy domain. What the devices refuse
+ * (-EOPNOTSUPP: no copy offload, a chunk that a stacking driver could not
+ * pass on, a chunk the engine could not get the memory for without waiting
+ * while it holds other pieces of it) the kernel copies by reading and
+ * writing, through a buffer of at most %BLK_COPY_ONLOAD_BUF_BYTES, unless
+ * @flags has %BLKDEV_COPY_NOFALLBACK: then the copy stops there with
+ * -EOPNOTSUPP, for the caller to copy the bytes after @params->copied its
+ * own way.
  *
- * A chunk the engine cannot get the memory for without waiting while it holds
- * other pieces of the chunk is refused like one the devices cannot offload,
- * with -EOPNOTSUPP. A synchronous copy waits as for I/O; when the caller is
- * killed it issues no more chunks and returns -EINTR once the chunks in
- * flight have completed, with @params->copied up to the first chunk it did not
- * issue.
+ * A synchronous copy waits as for I/O and copies in the kernel in the
+ * caller's task; when the caller is killed it issues nothing more and
+ * returns -EINTR once what is in flight has completed. An asynchronous copy
+ * copies in the kernel on a workqueue with a rescuer, so that copies
+ * started from memory reclaim (dm-kcopyd, nvmet) go on under memory
+ * pressure.
  *
  * Context: process context, may sleep.
- * Return: for a synchronous copy (no @params->end_io), 0 or a negative errno,
- * also in @params->status; for an asynchronous one, -EIOCBQUEUED once
- * @params->end_io will be called, or an error for a copy that was not started
- * (then @params->end_io is not called). -EOPNOTSUPP when a device cannot
- * offload (the rest of) the copy, -EINVAL for bad segments, -EPERM when
- * @params->dst_bdev is read-only, -EINTR when a synchronous copy was killed.
- * On an error the bytes before @params->copied were copied: the error is that
- * of the earliest chunk that was not.
+ * Return: for a synchronous copy (no @params->end_io), 0 or a negative
+ * errno, also in @params->status; for an asynchronous one, -EIOCBQUEUED
+ * once @params->end_io will be called, or an error for a copy that was not
+ * started (then @params->end_io is not called). -EINVAL for bad segments or
+ * flags, -EPERM when @params->dst_bdev is read-only, -EOPNOTSUPP (with
+ * %BLKDEV_COPY_NOFALLBACK) when the devices cannot offload (the rest of) the
+ * copy, -EINTR when a synchronous copy was killed. On an error the bytes
+ * before @params->copied were copied: the error is that of the earliest
+ * chunk that was not. @params->offloaded says how many of them the devices
+ * copied.
  */
-int blkdev_copy_offload(struct blk_copy_params *params)
+int blkdev_copy(struct blk_copy_params *params, unsigned int flags)
 {
-	return blk_copy_rust_offload(params);
+	return blk_copy_rust(params, flags);
 }
-EXPORT_SYMBOL_GPL(blkdev_copy_offload);
-
-/**
- * blkdev_copy_onload() - copy by reading and writing in the kernel
- * @params: what to copy
- *
- * Reads as many pieces of the copy as fit into a buffer of at most
- * %BLK_COPY_ONLOAD_BUF_BYTES, allocated once per copy and never mapped into
- * the kernel, all at once, then writes them out. Works on every block device.
- *
- * Context: process context, may sleep.
- * Return: as blkdev_copy_offload(), without -EOPNOTSUPP.
- */
-int blkdev_copy_onload(struct blk_copy_params *params)
-{
-	return blk_copy_rust_onload(params);
-}
-EXPORT_SYMBOL_GPL(blkdev_copy_onload);
+EXPORT_SYMBOL_GPL(blkdev_copy);
 
 /**
  * blk_copy_nr_ranges() - number of ranges of one side of a copy request

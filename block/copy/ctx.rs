@@ -3,43 +3,43 @@
 //! The copy context: what ties the source and destination bios of one chunk.
 //!
 //! For each chunk the engine submits one `REQ_OP_COPY_SRC` bio per source piece and one
-//! `REQ_OP_COPY_DST` bio per destination piece, all pointing at one [`CopyCtx`] through
-//! `bi_copy_ctx`. Each bio travels down the stack on its own; a stacking driver may remap it
-//! (its clone inherits `bi_copy_ctx`) but never split it. `submit_bio_noacct()` hands every copy
-//! bio to [`blk_copy_submit_bio`]: on a stacking device with copy limits the bio goes on to its
-//! driver to be remapped; on a device with a request queue and copy limits it is parked in the
-//! context instead of being queued; elsewhere it fails. When both devices have request queues
-//! nothing could remap a piece, so only the last destination piece goes as a bio and the others
-//! are parked as ranges at once, which saves two bios per range of a many-range copy.
+//! `REQ_OP_COPY_DST` bio per destination piece, all pointing at one [`CopyCtx`] through their copy
+//! context (a [`PieceRef`]). Each bio travels down the stack on its own; a stacking driver may
+//! remap it (its clone inherits the context) but never split it. `submit_bio_noacct()` hands every
+//! copy bio to `blk_copy_submit_bio()` ([`submit_bio`]): on a stacking device with copy limits the
+//! bio goes on to its driver to be remapped; on a device with a request queue and copy limits it is
+//! parked in the context instead of being queued; elsewhere it fails. When both devices have
+//! request queues nothing could remap a piece, so only the last destination piece goes as a bio and
+//! the others are parked as ranges at once, which saves two bios per range of a many-range copy.
 //!
-//! `bi_copy_ctx` points to the bio's [`Slot`]: the context and the piece's place in the chunk,
-//! so that a piece is parked at its index whatever order the pieces arrive in (a multipath
-//! requeue, for one, resubmits them in another order), and the driver reads the ranges in the
-//! copy's order. A parked bio holds a reference to its device (taken with
-//! [`BlockDevice::get_ref`]) until the chunk is done, as nothing else keeps a disk the caller did
-//! not open, such as a multipath path, from being freed when it is removed; the references are
-//! dropped on the engine's workqueue, as the last one frees the disk.
+//! The context points to the bio's [`Slot`]: the context and the piece's place in the chunk, so
+//! that a piece is parked at its index whatever order the pieces arrive in (a multipath requeue,
+//! for one, resubmits them in another order), and the driver reads the ranges in the copy's order.
+//! A parked bio holds a reference to its device (taken with [`BlockDevice::get_ref`]) until the
+//! chunk is done, as nothing else keeps a disk the caller did not open, such as a multipath path,
+//! from being freed when it is removed; the references are dropped on the engine's workqueue, as
+//! the last one frees the disk.
 //!
 //! Translation is over when every bio has either been parked or failed. The context then checks
-//! what arrived: no failure, all destinations on one disk, all sources on that disk or on one
-//! its driver can copy from (one copy domain), within the disk's copy limits. If so it
-//! dispatches one parked destination bio, which becomes the request that carries the whole
-//! chunk to the driver; the driver reads all ranges through [`blk_copy_nr_ranges`] and
-//! [`blk_copy_get_range`]. Otherwise it ends every parked bio with the error. When the
+//! what arrived: no failure, all destinations on one disk, all sources on that disk or on one its
+//! driver can copy from (one copy domain), within the disk's copy limits. If so it dispatches one
+//! parked destination bio, which becomes the request that carries the whole chunk to the driver;
+//! the driver reads all ranges through `blk_copy_nr_ranges()` and `blk_copy_get_range()`
+//! ([`with_request_ranges`]). Otherwise it ends every parked bio with the error. When the
 //! dispatched request completes, every other parked bio is ended with its status. A dispatched
-//! request that comes back down on another disk (a multipath failover to another path) is
-//! refused, as its other pieces are on the first one: the caller copies the chunk another way.
+//! request that comes back down on another disk (a multipath failover to another path) is refused,
+//! as its other pieces are on the first one: the caller copies the chunk another way.
 //!
-//! Every bio the engine submitted completes exactly once, through [`copy_bio_end_io`], and the
-//! chunk is reported to its job once all of them have and translation is over, whatever path
-//! was taken.
+//! Every bio the engine submitted completes exactly once, through [`CopyCtx`]'s [`EndIo`], and the
+//! chunk is reported to its job once all of them have and translation is over, whatever path was
+//! taken.
 //!
-//! A parked piece holds its bio, and a stacking driver's clone of it, until the chunk is done, so
-//! a chunk never waits for memory while it holds some: its bios are allocated before any is
-//! submitted, only the first of them waiting, and travel with `REQ_NOWAIT`, which stacking
-//! drivers honour by allocating without waiting too. A chunk that cannot get what it needs at
-//! once, or whose piece a driver could not take without waiting, is refused (`BLK_STS_NOTSUPP`)
-//! before anything was written, and the caller copies it in the kernel instead.
+//! A parked piece holds its bio, and a stacking driver's clone of it, until the chunk is done, so a
+//! chunk never waits for memory while it holds some: its bios are allocated before any is
+//! submitted, only the first of them waiting, and travel with `REQ_NOWAIT`, which stacking drivers
+//! honour by allocating without waiting too. A chunk that cannot get what it needs at once, or
+//! whose piece a driver could not take without waiting, is refused (`BLK_STS_NOTSUPP`) before
+//! anything was written, and the caller copies it in the kernel instead.
 
 use core::{
     mem,
@@ -99,7 +99,7 @@ enum Phase {
 /// A range of a piece on its disk, as the driver reads it: `struct blk_copy_range`.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
-struct Range(bindings::blk_copy_range);
+pub(crate) struct Range(pub(crate) bindings::blk_copy_range);
 
 // SAFETY: A range is plain data; its device is only used where `Parked` says it is valid.
 unsafe impl Send for Range {}
@@ -199,6 +199,8 @@ fn end_all(pieces: impl IntoIterator<Item = Option<Parked>>, status: Status) {
 /// `ctx` points to the [`CopyCtx`] whose `slots` hold this slot.
 struct Slot {
     ctx: NonNull<CopyCtx>,
+    /// Where the slot is in `CopyCtx::slots`.
+    at: usize,
     /// On the destination side rather than the source side.
     dst: bool,
     /// Index of the piece on its side, in the copy's order.
@@ -217,10 +219,10 @@ unsafe impl Sync for Slot {}
 ///
 /// # Invariants
 ///
-/// `slot` points to one of `ctx.slots`.
+/// `slot` is the index of a slot in `ctx.slots`.
 struct PieceRef {
     ctx: Arc<CopyCtx>,
-    slot: NonNull<Slot>,
+    slot: usize,
 }
 
 /// A [`PieceRef`] borrowed from a bio in flight.
@@ -236,9 +238,11 @@ unsafe impl ForeignOwnable for PieceRef {
     type BorrowedMut<'a> = PieceBorrow<'a>;
 
     fn into_foreign(self) -> *mut c_void {
+        // By the type invariant the slot exists; the slots never move (see `CopyCtx`).
+        let slot = self.ctx.slots.as_ptr().wrapping_add(self.slot);
         // The context's reference moves into the pointer, which leads back to it.
         let _ = Arc::into_raw(self.ctx);
-        self.slot.as_ptr().cast()
+        slot.cast_mut().cast()
     }
 
     unsafe fn from_foreign(ptr: *mut c_void) -> Self {
@@ -246,13 +250,9 @@ unsafe impl ForeignOwnable for PieceRef {
         // SAFETY: By the safety requirements `ptr` came from `into_foreign`: it points to a slot
         // of a context whose reference `into_foreign` gave up, which this takes back, once. By
         // the type invariant of `Slot` its `ctx` is that context.
-        let ctx = unsafe { Arc::from_raw((*slot).ctx.as_ptr().cast_const()) };
-        // INVARIANT: The slot is one of `ctx.slots`.
-        Self {
-            ctx,
-            // SAFETY: `into_foreign` never returns NULL.
-            slot: unsafe { NonNull::new_unchecked(slot) },
-        }
+        let (ctx, at) = unsafe { (Arc::from_raw((*slot).ctx.as_ptr().cast_const()), (*slot).at) };
+        // INVARIANT: The slot is at `at` in `ctx.slots`.
+        Self { ctx, slot: at }
     }
 
     unsafe fn borrow<'a>(ptr: *mut c_void) -> PieceBorrow<'a> {
@@ -434,8 +434,11 @@ impl EndIo for CopyCtx {
         // SAFETY: The engine attaches only `PieceRef`s to the bios it submits.
         let piece = unsafe { bio.take_copy_ctx::<PieceRef>() };
         drop(bio);
+        // Every bio the engine submits carries its context.
         if let Some(piece) = piece {
             CopyCtx::completed(piece.ctx, status);
+        } else {
+            kernel::warn_on!(true);
         }
     }
 }
@@ -456,9 +459,10 @@ impl CopyCtx {
             (0..nr_src).map(|i| (false, i)),
             (0..nr_dst).map(|i| (true, i)),
         );
-        for (dst, index) in sides {
+        for (at, (dst, index)) in sides.enumerate() {
             let slot = Slot {
                 ctx: NonNull::dangling(),
+                at,
                 dst,
                 index,
             };
@@ -601,12 +605,14 @@ impl CopyCtx {
         // INVARIANT: `slot` is one of `this.slots`.
         let piece = PieceRef {
             ctx: this.clone(),
-            slot: NonNull::from(slot),
+            slot: slot.at,
         };
-        // Cannot fail: a new bio has no context. Should it, the bio goes down without one, and
-        // the hook refuses it.
-        let _ = bio.set_copy_ctx(piece);
-        bio.submit::<CopyCtx>();
+        // SAFETY: The engine alone attaches copy contexts, all of them `PieceRef`s.
+        match unsafe { bio.set_copy_ctx(piece) } {
+            Ok(()) => bio.submit::<CopyCtx>(),
+            // Cannot happen: a new bio has no context. Should it, the piece is not submitted.
+            Err(_) => this.not_submitted(1),
+        }
     }
 
     /// A bio of this context, the piece at `index` of the destination side (`dst`) or the
@@ -642,24 +648,29 @@ impl CopyCtx {
             // A stacking driver that opted in: it remaps the bio and submits it further down.
             return Some(bio);
         } else {
+            // The submitter keeps the device alive until the bio completes; the pin keeps it
+            // alive until the chunk is done. Not the last reference, so it may be dropped here.
             let pin = bdev.get_ref();
             match st.park(Parked::bio(bio), dst, index) {
                 Ok(()) => {
                     // Cannot fail: there is room for a reference per piece. Should it, the piece
                     // is parked but its device not pinned: refuse the chunk.
-                    if st.pins.push_within_capacity(pin).is_err() {
+                    let unpinned = st.pins.push_within_capacity(pin).err();
+                    if unpinned.is_some() {
                         st.fail(Status::NOTSUPP);
                     }
                     st.pending -= 1;
                     // `this` keeps the context alive while acting on it: ending parked bios may
                     // drop every other reference.
                     Self::advance(&this, st, None);
+                    drop(unpinned);
                     return None;
                 }
                 // A second bio for this piece: a stacking driver split it.
                 Err(piece) => {
                     drop(st);
                     piece.end(Status::IOERR);
+                    drop(pin);
                     return None;
                 }
             }
@@ -833,103 +844,50 @@ fn new_bio(bdev: &BlockDevice, slot: &Slot, pos: u64, len: u64, gfp: Flags) -> R
     } else {
         ReqOp::CopySrc
     };
-    // A bio without pages needs no vector.
+    // A bio without pages needs no vector, and copy bios never merge.
     let mut bio = OwnedBio::alloc(bdev, op, 0, BioSet::fs(), gfp)?;
+    bio.set_nomerge();
     bio.set_sector(pos >> SECTOR_SHIFT);
     // Chunks are limited to `u32::MAX` bytes.
     bio.set_size(len as u32);
     Ok(bio)
 }
 
-/// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
-///
-/// Returns `true` when the bio is to be submitted further, `false` when the engine took it:
-/// parked, or ended with an error.
+/// A copy bio reached `submit_bio_noacct()`: returns it when it is to be submitted further, or
+/// takes it (parked, or ended with an error).
 ///
 /// # Safety
 ///
-/// `bio` must be a valid copy bio being submitted, owned by the caller.
-#[export]
-pub(crate) unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> bool {
-    let Some(bio) = NonNull::new(bio) else {
-        return false;
-    };
-    // SAFETY: By the safety requirements the bio is in flight and the caller's, handed over
-    // until this returns `true` with it.
-    let bio = unsafe { PendingBio::from_raw(bio) };
-    // SAFETY: Copy bios come only from the engine, which attaches `PieceRef`s, inherited by
-    // clones; the original holds its reference until it completes, after this bio does.
+/// `bio` must be a copy bio being submitted, which only the engine makes: its copy context, if
+/// any, is a [`PieceRef`].
+pub(crate) unsafe fn submit_bio(bio: PendingBio) -> Option<PendingBio> {
+    // SAFETY: By the safety requirements the context is a `PieceRef`, inherited by clones; the
+    // original holds its reference until it completes, after this bio does.
     let piece = unsafe { bio.copy_ctx::<PieceRef>() };
     let Some((ctx, dst, index)) = piece.map(|p| (Arc::from(p.ctx), p.slot.dst, p.slot.index))
     else {
         bio.end(Status::NOTSUPP);
-        return false;
+        return None;
     };
-    match CopyCtx::arrive(ctx, dst, index, bio) {
-        Some(bio) => {
-            // Back to the caller, to be submitted further.
-            let _ = bio.into_raw();
-            true
-        }
-        None => false,
-    }
+    CopyCtx::arrive(ctx, dst, index, bio)
 }
 
-/// The context of a copy request the driver is executing.
+/// Runs `f` on the source (`ReqOp::CopySrc`) or destination ranges of the copy request whose
+/// first bio is `bio`, as the driver reads them; `None` when it is no copy the engine dispatched.
 ///
 /// # Safety
 ///
-/// `rq` must be a request the driver owns whose bio is a dispatched copy bio.
-unsafe fn ctx_of_request<'a>(rq: *mut bindings::request) -> Option<ArcBorrow<'a, CopyCtx>> {
-    // SAFETY: By the safety requirements `rq` is valid and its bio is one of the engine's in
-    // flight, which holds a `PieceRef` until it completes, after the driver ends the request.
-    unsafe { Bio::from_raw((*rq).bio).copy_ctx::<PieceRef>() }.map(|p| p.ctx)
-}
-/// Number of source (`REQ_OP_COPY_SRC`) or destination (`REQ_OP_COPY_DST`) ranges of the copy
-/// request `rq`.
-///
-/// # Safety
-///
-/// `rq` must be a copy request the calling driver is executing.
-#[export]
-pub(crate) unsafe extern "C" fn blk_copy_rust_nr_ranges(
-    rq: *mut bindings::request,
-    op: bindings::req_op,
-) -> kernel::ffi::c_uint {
-    // SAFETY: By the safety requirements.
-    let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
-        return 0;
-    };
-    ctx.dispatched.as_ref().map_or(0, |d| {
-        d.side(ReqOp::from_opf(op)).len().try_into().unwrap_or(0)
-    })
-}
-
-/// Range `idx` of one side of the copy request `rq`.
-///
-/// # Safety
-///
-/// `rq` must be a copy request the calling driver is executing, `range` valid for writes.
-#[export]
-pub(crate) unsafe extern "C" fn blk_copy_rust_get_range(
-    rq: *mut bindings::request,
-    op: bindings::req_op,
-    idx: kernel::ffi::c_uint,
-    range: *mut bindings::blk_copy_range,
-) {
-    // SAFETY: By the safety requirements.
-    let Some(ctx) = (unsafe { ctx_of_request(rq) }) else {
-        return;
-    };
-    let Some(found) = ctx
-        .dispatched
-        .as_ref()
-        .and_then(|d| d.side(ReqOp::from_opf(op)).get(idx as usize).map(|r| r.0))
-    else {
-        return;
-    };
-    // SAFETY: `range` is valid for writes by the safety requirements.
-    unsafe { range.write(found) };
+/// `bio` must be the first bio of a copy request a driver is executing.
+pub(crate) unsafe fn with_request_ranges<T>(
+    bio: &Bio,
+    side: ReqOp,
+    f: impl FnOnce(&[Range]) -> T,
+) -> Option<T> {
+    // SAFETY: By the safety requirements the bio is one of the engine's in flight, which holds
+    // a `PieceRef` until it completes, after the driver ends the request.
+    let ctx = unsafe { bio.copy_ctx::<PieceRef>() }?.ctx;
+    let dispatched = ctx.dispatched.as_ref()?;
+    Some(f(dispatched.side(side)))
 }
 
 #[cfg(CONFIG_BLK_COPY_OFFLOAD_KUNIT_TEST)]

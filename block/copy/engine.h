@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The Rust side of the copy offload engine: functions the Rust files of
- * block/copy/ implement for the C code of the block layer. Everything else
- * uses <linux/blk-copy.h>.
+ * The Rust side of the copy offload engine: the functions engine.rs, the
+ * root of its crate, implements for the C code of the block layer.
+ * Everything else uses <linux/blk-copy.h>.
  */
 #ifndef _BLOCK_COPY_ENGINE_H
 #define _BLOCK_COPY_ENGINE_H
@@ -17,8 +17,14 @@
  */
 extern struct workqueue_struct *blk_copy_wq;
 
-int blk_copy_rust_offload(struct blk_copy_params *params);
-int blk_copy_rust_onload(struct blk_copy_params *params);
+/*
+ * Where asynchronous copies the devices refused are copied in the kernel: a
+ * rescuer of its own, so that long reads and writes under memory pressure
+ * never wait behind, or hold up, the chunks that blk_copy_wq issues.
+ */
+extern struct workqueue_struct *blk_copy_onload_wq;
+
+int blk_copy_rust(struct blk_copy_params *params, unsigned int flags);
 unsigned int blk_copy_rust_nr_ranges(struct request *rq, enum req_op op);
 void blk_copy_rust_get_range(struct request *rq, enum req_op op,
 			     unsigned int idx, struct blk_copy_range *range);

@@ -18,17 +18,13 @@ use kernel::{
 };
 
 use crate::{
-    plan::{
-        self,
-        Limits,
-        Seg, //
-    },
+    plan::Seg,
     user_copy, //
 };
 
 /// Copies at most `len` bytes at `pos_in` of `src` to `pos_out` of `dst`, opened as `dst_file`;
 /// returns the bytes copied.
-fn copy_range(
+pub(crate) fn copy_range(
     src: &BlockDevice,
     pos_in: i64,
     dst: &BlockDevice,
@@ -59,51 +55,11 @@ fn copy_range(
     }
     let src_segs = [Seg { pos: pos_in, len }];
     let dst_segs = [Seg { pos: pos_out, len }];
-    plan::validate(
-        &src_segs,
-        &Limits::of(src),
-        &dst_segs,
-        &Limits::of(dst),
-        src.same_disk(dst),
-    )?;
     let (copied, _, result) = user_copy::copy(src, &src_segs, dst, dst_file, &dst_segs, false);
     // A short copy reports what it did; the caller sees the error on its next call.
     if copied > 0 {
         Ok(copied)
     } else {
         result.map(|()| 0)
-    }
-}
-
-/// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`, `bdev_out` as
-/// `file_out`.
-///
-/// # Safety
-///
-/// Both block devices must be held open by the caller, `bdev_out` through `file_out`, a file the
-/// caller holds.
-#[export]
-pub(crate) unsafe extern "C" fn blk_copy_file_range(
-    bdev_in: *mut bindings::block_device,
-    pos_in: bindings::loff_t,
-    bdev_out: *mut bindings::block_device,
-    file_out: *mut bindings::file,
-    pos_out: bindings::loff_t,
-    len: usize,
-) -> isize {
-    // SAFETY: By the safety requirements both devices are open and `file_out` is valid for the
-    // call. There is no active `fdget_pos()` region on it on this thread (copy_file_range() takes
-    // none), and it is used only for its pointer, never for its position.
-    let (src, dst, dst_file) = unsafe {
-        (
-            BlockDevice::from_raw(bdev_in),
-            BlockDevice::from_raw(bdev_out),
-            LocalFile::from_raw_file(file_out),
-        )
-    };
-    match copy_range(src, pos_in, dst, dst_file, pos_out, len) {
-        // At most `BLKCOPY_MAX_BYTES`, which fits.
-        Ok(copied) => copied as isize,
-        Err(e) => e.to_errno() as isize,
     }
 }

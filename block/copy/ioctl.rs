@@ -11,10 +11,6 @@ use core::mem::size_of;
 use kernel::{
     bindings,
     block::bdev::BlockDevice,
-    ffi::{
-        c_int,
-        c_void, //
-    },
     fs::file::LocalFile,
     prelude::*,
     uaccess::{
@@ -24,11 +20,7 @@ use kernel::{
 };
 
 use crate::{
-    plan::{
-        self,
-        Limits,
-        Seg, //
-    },
+    plan::Seg,
     user_copy, //
 };
 
@@ -119,7 +111,13 @@ fn report(arg: UserPtr, ranges: &mut Ranges, mut copied: u64, offloaded: bool) -
         .write_slice(&out_flags.to_ne_bytes())
 }
 
-fn ioctl(file: &LocalFile, bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: UserPtr) -> Result {
+/// `BLKCOPY` on `file`, opened on `bdev` with `mode`; `arg` is the user's `struct blkcopy`.
+pub(crate) fn ioctl(
+    file: &LocalFile,
+    bdev: &BlockDevice,
+    mode: bindings::blk_mode_t,
+    arg: UserPtr,
+) -> Result {
     if mode & bindings::BLK_OPEN_WRITE == 0 {
         return Err(EBADF);
     }
@@ -131,34 +129,9 @@ fn ioctl(file: &LocalFile, bdev: &BlockDevice, mode: bindings::blk_mode_t, arg: 
         return Err(ETXTBSY);
     }
     let (flags, mut ranges) = read_arg(arg)?;
-    let lim = Limits::of(bdev);
-    plan::validate(&ranges.src, &lim, &ranges.dst, &lim, true)?;
-
     let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
     let (copied, offloaded, result) =
         user_copy::copy(bdev, &ranges.src, bdev, file, &ranges.dst, offload_only);
     report(arg, &mut ranges, copied, offloaded)?;
     result
-}
-
-/// `BLKCOPY` on `file`, opened on `bdev` with `mode`; `argp` is the user's `struct blkcopy`.
-///
-/// # Safety
-///
-/// `file` must be a file the caller holds, opened on block device `bdev`.
-#[export]
-pub(crate) unsafe extern "C" fn blkdev_copy_ioctl(
-    file: *mut bindings::file,
-    bdev: *mut bindings::block_device,
-    mode: bindings::blk_mode_t,
-    argp: *mut c_void,
-) -> c_int {
-    // SAFETY: By the safety requirements the file is valid and holds the device open for the
-    // call. There is no active `fdget_pos()` region on the file on this thread (an ioctl takes
-    // none), and the file is used only for its pointer, never for its position.
-    let (file, bdev) = unsafe { (LocalFile::from_raw_file(file), BlockDevice::from_raw(bdev)) };
-    match ioctl(file, bdev, mode, UserPtr::from_ptr(argp)) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
 }

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Offloaded copies: `blkdev_copy_offload()`.
+//! Offloaded copies: how `blkdev_copy()` starts.
 //!
 //! A job cuts the copy into chunks both devices accept and keeps up to
 //! [`MAX_CHUNKS_IN_FLIGHT`] of them in flight, each with its own [`CopyCtx`]. Chunks complete in
 //! any order; the job stops issuing new ones after the first failure, and reports as copied the
 //! bytes before the first failed chunk. Memory per copy is bounded by the number of segments and
 //! by the chunks in flight, never by the number of bytes.
+//!
+//! When the devices refuse a chunk (`EOPNOTSUPP`) and the caller did not ask for offload only,
+//! the kernel copies the rest ([`onload::finish`]): in the caller's task for a synchronous copy,
+//! so that it stays killable, on the engine's workqueue for an asynchronous one.
 
 use kernel::{
     block::status::Status,
@@ -17,7 +21,8 @@ use kernel::{
         new_spinlock_irq,
         Arc,
         Completion,
-        SpinLockIrq, //
+        SpinLockIrq,
+        UniqueArc, //
     },
     workqueue::{
         Work,
@@ -27,12 +32,14 @@ use kernel::{
 
 use crate::{
     ctx::CopyCtx,
+    onload,
     plan::{
         self,
         Limits,
         Plan, //
     },
     CopyArgs,
+    Method, //
 };
 
 /// Chunks of one copy in flight at once.
@@ -92,30 +99,47 @@ struct JobState {
     issuing: bool,
     outcome: Outcome,
     finished: bool,
+    /// Where the kernel is to go on copying, once the offload has finished: the bytes the
+    /// devices copied.
+    fallback_from: Option<u64>,
 }
 
-/// One `blkdev_copy_offload()` call.
+/// One `blkdev_copy()` call while the devices copy.
 #[pin_data]
 pub(crate) struct OffloadJob {
     args: CopyArgs,
     #[pin]
     state: SpinLockIrq<JobState>,
+    /// Issues chunks.
     #[pin]
-    work: Work<OffloadJob>,
+    work: Work<OffloadJob, 0>,
+    /// Copies the rest of an asynchronous copy in the kernel.
+    #[pin]
+    fallback: Work<OffloadJob, 1>,
     /// Completed when the job has finished.
     #[pin]
     done: Completion,
 }
 
 impl_has_work! {
-    impl HasWork<Self> for OffloadJob { self.work }
+    impl HasWork<Self, 0> for OffloadJob { self.work }
+    impl HasWork<Self, 1> for OffloadJob { self.fallback }
 }
 
-impl WorkItem for OffloadJob {
+impl WorkItem<0> for OffloadJob {
     type Pointer = Arc<OffloadJob>;
 
     fn run(this: Arc<OffloadJob>) {
         Self::issue(&this);
+    }
+}
+
+impl WorkItem<1> for OffloadJob {
+    type Pointer = Arc<OffloadJob>;
+
+    fn run(this: Arc<OffloadJob>) {
+        let from = this.state.lock().fallback_from.unwrap_or(0);
+        let _ = onload::finish(&this.args, from);
     }
 }
 
@@ -125,11 +149,8 @@ impl OffloadJob {
         &self.args
     }
 
-    /// Starts offloading `args`, or fails with `EOPNOTSUPP` when a device cannot offload.
-    ///
-    /// Once this returns `Ok`, the job finishes exactly once: it writes the outcome into the
-    /// caller's parameters, calls their `end_io` and completes [`OffloadJob::wait`].
-    pub(crate) fn start(args: CopyArgs) -> Result<Arc<Self>> {
+    /// How `args` would be cut into chunks, or `EOPNOTSUPP` when the devices cannot offload it.
+    fn plan(args: &CopyArgs) -> Result<Plan> {
         let src = Limits::of(args.src_bdev());
         let dst = Limits::of(args.dst_bdev());
         let max_bytes = plan::max_chunk(&src, &dst);
@@ -137,28 +158,68 @@ impl OffloadJob {
             return Err(EOPNOTSUPP);
         }
         let (max_src_segs, max_dst_segs) = plan::max_segments(&dst);
-        let plan =
-            Plan::new(args.total, max_bytes, max_src_segs, max_dst_segs).map_err(|_| EOPNOTSUPP)?;
-        let job = Arc::pin_init(
-            pin_init!(Self {
-                args,
-                state <- new_spinlock_irq!(
-                    JobState {
-                        plan,
-                        in_flight: 0,
-                        issuing: true,
-                        outcome: Outcome::new(),
-                        finished: false,
-                    },
-                    "blk_copy_offload_job"
-                ),
-                work <- new_work!("blk_copy_offload"),
-                done <- Completion::new(),
-            }),
-            GFP_NOIO,
-        )?;
+        Plan::new(args.total, max_bytes, max_src_segs, max_dst_segs).map_err(|_| EOPNOTSUPP)
+    }
+
+    /// Copies `args`: offloads what the devices accept and, unless the caller asked for offload
+    /// only, copies the rest in the kernel. Returns what the engine returns to its caller: the
+    /// outcome of a synchronous copy, `EIOCBQUEUED` for an asynchronous one that started.
+    ///
+    /// Once an asynchronous copy started, it finishes exactly once: it writes the outcome into
+    /// the caller's parameters and calls their `end_io`.
+    pub(crate) fn copy(args: CopyArgs) -> Result {
+        args.trace_start(Method::Offload, 0);
+        let plan = match Self::plan(&args) {
+            Ok(plan) => plan,
+            Err(e) => {
+                // The devices cannot offload any of it.
+                args.record(Method::Offload, 0, 0, Err(e));
+                return if args.fallback() {
+                    onload::start(args)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
+            // Not started: counted, and the caller hears of it from the return value only.
+            args.record(Method::Offload, 0, 0, Err(ENOMEM));
+            return Err(ENOMEM);
+        };
+        let is_async = args.is_async();
+        let job = job.pin_init_with(pin_init!(Self {
+            args,
+            state <- new_spinlock_irq!(
+                JobState {
+                    plan,
+                    in_flight: 0,
+                    issuing: true,
+                    outcome: Outcome::new(),
+                    finished: false,
+                    fallback_from: None,
+                },
+                "blk_copy_offload_job"
+            ),
+            work <- new_work!("blk_copy_offload"),
+            fallback <- new_work!("blk_copy_fallback"),
+            done <- Completion::new(),
+        }));
+        let job: Arc<Self> = match job {
+            Ok(job) => job.into(),
+            Err(never) => match never {},
+        };
         Self::issue(&job);
-        Ok(job)
+        if is_async {
+            return Err(EIOCBQUEUED);
+        }
+        Self::wait(&job);
+        let st = job.state.lock();
+        let (fallback_from, (_, result)) = (st.fallback_from, st.outcome.result(job.args.total));
+        drop(st);
+        match fallback_from {
+            Some(from) => onload::finish(&job.args, from),
+            None => result,
+        }
     }
 
     /// Waits until the job has finished, as I/O; a fatal signal stops the job from issuing more
@@ -166,7 +227,7 @@ impl OffloadJob {
     ///
     /// Waits in slices, as `submit_bio_wait()` does, so that a long copy neither trips the
     /// hung task detector nor keeps a killed task waiting for more than the chunks in flight.
-    pub(crate) fn wait(this: &Arc<Self>) {
+    fn wait(this: &Arc<Self>) {
         let slice = kernel::time::msecs_to_jiffies(WAIT_SLICE_MS);
         while !this.done.wait_for_completion_io_timeout(slice) {
             if kernel::current!().fatal_signal_pending() {
@@ -205,7 +266,7 @@ impl OffloadJob {
                     let outcome = st.outcome;
                     drop(st);
                     if finish {
-                        this.finish(outcome);
+                        Self::finish(this, outcome);
                     }
                     return;
                 };
@@ -230,11 +291,24 @@ impl OffloadJob {
         }
     }
 
-    /// Reports the outcome to the caller, once.
-    fn finish(&self, outcome: Outcome) {
-        let (copied, result) = outcome.result(self.args.total);
-        self.args.finish(copied, result);
-        self.done.complete_all();
+    /// The offload has finished: counts it, then reports the outcome to the caller, once, or
+    /// has the kernel copy the rest first.
+    fn finish(this: &Arc<Self>, outcome: Outcome) {
+        let args = &this.args;
+        let (copied, result) = outcome.result(args.total);
+        args.record(Method::Offload, 0, copied, result);
+        if result == Err(EOPNOTSUPP) && args.fallback() {
+            this.state.lock().fallback_from = Some(copied);
+            if args.is_async() {
+                // Copying sleeps: leave interrupt context. Queued once, as the job finishes once.
+                let _ = crate::copy_onload_wq().enqueue::<_, 1>(this.clone());
+                return;
+            }
+            // The waiter copies the rest.
+        } else {
+            args.report(copied, copied, result);
+        }
+        this.done.complete_all();
     }
 
     /// The chunk at `offset` finished with `status`.
@@ -255,12 +329,12 @@ impl OffloadJob {
         let outcome = st.outcome;
         drop(st);
         if finish {
-            this.finish(outcome);
+            Self::finish(this, outcome);
         } else if queue {
             // Issuing allocates and may sleep: leave interrupt context. Nothing else queues the
             // work while `issuing` is set. The queue has a rescuer: copies issued from reclaim
             // (dm-kcopyd, nvmet) go on under memory pressure.
-            let _ = crate::copy_wq().enqueue(this.clone());
+            let _ = crate::copy_wq().enqueue::<_, 0>(this.clone());
         }
     }
 }

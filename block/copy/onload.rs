@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Copies done by the kernel: `blkdev_copy_onload()`.
+//! Copies done by the kernel: what the devices cannot offload, unless the caller of
+//! `blkdev_copy()` asked for offload only.
 //!
 //! Reads the pieces of the copy into a buffer and writes them out. The buffer is allocated once
 //! per copy, at most `BLK_COPY_ONLOAD_BUF_BYTES` of pages that are never mapped into the kernel's
@@ -33,7 +34,10 @@ use kernel::{
         PAGE_SIZE, //
     },
     prelude::*,
-    sync::Arc,
+    sync::{
+        Arc,
+        UniqueArc, //
+    },
     workqueue::{
         Work,
         WorkItem, //
@@ -42,13 +46,14 @@ use kernel::{
 
 use crate::{
     plan::Plan,
-    CopyArgs, //
+    CopyArgs,
+    Method, //
 };
 
 /// Bytes copied per read and write.
 const BUF_BYTES: u64 = bindings::BLK_COPY_ONLOAD_BUF_BYTES as u64;
 
-/// An asynchronous `blkdev_copy_onload()` call.
+/// An asynchronous copy that the devices could not offload at all.
 #[pin_data]
 pub(crate) struct OnloadJob {
     args: CopyArgs,
@@ -64,25 +69,42 @@ impl WorkItem for OnloadJob {
     type Pointer = Arc<OnloadJob>;
 
     fn run(this: Arc<OnloadJob>) {
-        let (copied, result) = copy(&this.args);
-        this.args.finish(copied, result);
+        let _ = finish(&this.args, 0);
     }
 }
 
-impl OnloadJob {
-    /// Runs the copy on the engine's workqueue; `args.finish()` reports the outcome.
-    pub(crate) fn start(args: CopyArgs) -> Result {
-        let job = Arc::pin_init(
-            pin_init!(Self {
-                args,
-                work <- new_work!("blk_copy_onload"),
-            }),
-            GFP_NOIO,
-        )?;
-        // A new job cannot be queued already.
-        let _ = crate::copy_wq().enqueue(job);
-        Ok(())
+/// Copies all of `args` in the kernel: synchronously, or on the engine's workqueue for an
+/// asynchronous copy. Returns what the engine returns to its caller.
+pub(crate) fn start(args: CopyArgs) -> Result {
+    if !args.is_async() {
+        return finish(&args, 0);
     }
+    let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
+        // Not started: counted, and the caller hears of it from the return value only.
+        args.trace_start(Method::Onload, 0);
+        args.record(Method::Onload, 0, 0, Err(ENOMEM));
+        return Err(ENOMEM);
+    };
+    let job = job.pin_init_with(pin_init!(OnloadJob {
+        args,
+        work <- new_work!("blk_copy_onload"),
+    }));
+    // A new job cannot be queued already.
+    let _ = crate::copy_onload_wq().enqueue(Arc::<OnloadJob>::from(match job {
+        Ok(job) => job,
+        Err(never) => match never {},
+    }));
+    Err(EIOCBQUEUED)
+}
+
+/// Copies the rest of `args`, from byte `from` on, where an offload stopped (`from` bytes the
+/// devices copied) or from the start, then counts it and reports the whole copy to the caller.
+pub(crate) fn finish(args: &CopyArgs, from: u64) -> Result {
+    args.trace_start(Method::Onload, from);
+    let (copied, result) = copy(args, from);
+    args.record(Method::Onload, from, copied, result);
+    args.report(copied, from, result);
+    result
 }
 
 /// One piece of a batch: `len` bytes from `src` to `dst`, `done` bytes into the copy, staged
@@ -95,31 +117,33 @@ struct Piece {
     page: usize,
 }
 
-/// Copies `args` through a buffer; returns the bytes copied and the outcome.
-pub(crate) fn copy(args: &CopyArgs) -> (u64, Result) {
-    let buf_len = BUF_BYTES.min(args.total);
+/// Copies `args` through a buffer from byte `from` on; returns the bytes of the whole copy that
+/// were copied (`from` and what this copied after it) and the outcome.
+fn copy(args: &CopyArgs, from: u64) -> (u64, Result) {
+    let buf_len = BUF_BYTES.min(args.total - from);
     let mut pages = KVec::new();
     for _ in 0..buf_len.div_ceil(PAGE_SIZE as u64) {
         match Page::alloc_page(GFP_NOIO) {
             Ok(page) => {
                 if pages.push(page, GFP_NOIO).is_err() {
-                    return (0, Err(ENOMEM));
+                    return (from, Err(ENOMEM));
                 }
             }
-            Err(_) => return (0, Err(ENOMEM)),
+            Err(_) => return (from, Err(ENOMEM)),
         }
     }
     // Every piece takes at least one page of the buffer.
     let Ok(mut batch) = KVec::<Piece>::with_capacity(pages.len(), GFP_NOIO) else {
-        return (0, Err(ENOMEM));
+        return (from, Err(ENOMEM));
     };
     // One contiguous piece on each side per chunk, at most a buffer long. The buffer and the
     // room left in it are multiples of every logical block size up to the page size, and of
     // larger ones as pieces are multiples of those.
     let mut plan = match Plan::new(args.total, buf_len, 1, 1) {
         Ok(plan) => plan,
-        Err(e) => return (0, Err(e)),
+        Err(e) => return (from, Err(e)),
     };
+    plan.skip(&args.src, &args.dst, from);
     loop {
         // A killed caller stops between batches; what came before was copied.
         if kernel::current!().fatal_signal_pending() {

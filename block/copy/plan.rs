@@ -273,6 +273,12 @@ pub(crate) struct Chunk {
     pub(crate) nr_dst: usize,
 }
 
+/// The number of segments of `segs` that hold bytes after the first `from`.
+pub(crate) fn nr_segs_from(segs: &[Seg], from: u64) -> usize {
+    let (_, at, _) = Cursor::default().reach(segs, usize::MAX, from);
+    segs.len().saturating_sub(at.idx)
+}
+
 /// Cuts a validated copy into chunks of at most `max_bytes` bytes, `max_src` source pieces and
 /// `max_dst` destination pieces each.
 ///
@@ -309,6 +315,15 @@ impl Plan {
             max_src: max_src.into(),
             max_dst: max_dst.into(),
         })
+    }
+
+    /// Goes on `from` bytes into the copy of `src` to `dst`, as if chunks up to there had been
+    /// handed out: where a copy another way stopped.
+    pub(crate) fn skip(&mut self, src: &[Seg], dst: &[Seg], from: u64) {
+        let from = from.min(self.remaining());
+        (_, self.next.src, _) = self.next.src.reach(src, usize::MAX, from);
+        (_, self.next.dst, _) = self.next.dst.reach(dst, usize::MAX, from);
+        self.next.done += from;
     }
 
     /// Bytes handed out in chunks so far: the offset of the next chunk.
@@ -632,6 +647,30 @@ mod tests {
         );
         assert!(plan.next_chunk(&src, &dst).is_none());
         assert_eq!(plan.remaining(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn planner_goes_on_where_another_copy_stopped() -> Result {
+        // A fallback after an offload stopped 6 KiB in: inside the second source segment.
+        let src = [seg(0, 4096), seg(8192, 4096), seg(16384, 4096)];
+        let dst = [seg(65536, 12288)];
+        assert_eq!(nr_segs_from(&src, 6144), 2);
+        assert_eq!(nr_segs_from(&src, 8192), 1);
+        assert_eq!(nr_segs_from(&dst, 12288), 0);
+        let mut plan = Plan::new(12288, 1 << 20, 4, 1)?;
+        plan.skip(&src, &dst, 6144);
+        assert_eq!((plan.issued(), plan.remaining()), (6144, 6144));
+        let chunk = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!((chunk.len, chunk.done, chunk.nr_src), (6144, 6144, 2));
+        let mut pieces = chunk.src.pieces(&src, chunk.len);
+        assert_eq!(pieces.next(), Some((8192 + 2048, 2048)));
+        assert_eq!(pieces.next(), Some((16384, 4096)));
+        assert_eq!(
+            chunk.dst.pieces(&dst, chunk.len).next(),
+            Some((65536 + 6144, 6144))
+        );
+        assert!(plan.next_chunk(&src, &dst).is_none());
         Ok(())
     }
 

@@ -2,11 +2,12 @@
 
 //! Per-disk copy statistics, shown in `/sys/block/<disk>/copy_stats/` (block/copy/blk-copy.c).
 //!
-//! Every copy that started is counted once when it finishes, on the disk of its destination:
-//! bytes the device copied under `offloaded`, bytes the kernel copied under `onloaded`, an
-//! offload the devices refused (`EOPNOTSUPP`, the caller may fall back) under `fallback` with
-//! the bytes left, any other failure under `error` with the bytes not copied. Operations count
-//! copies that finished: `offloaded` and `onloaded` the successful ones.
+//! Each part of a copy that started (the offload, then the kernel's copy of what the devices
+//! refused) is counted when it finishes, on the disk of its destination: bytes the device copied
+//! under `offloaded`, bytes the kernel copied under `onloaded`, an offload the devices refused
+//! (`EOPNOTSUPP`) under `fallback` with the bytes left, any other failure under `error` with the
+//! bytes not copied. Operations count parts that finished: `offloaded` and `onloaded` the
+//! successful ones.
 
 use kernel::{
     bindings,

@@ -12,83 +12,36 @@ use kernel::{
         self,
         BlockDevice, //
     },
-    ffi::c_int,
     fs::file::LocalFile,
     prelude::*, //
 };
 
 use crate::{
-    blk_copy_rust_offload,
-    blk_copy_rust_onload,
-    plan::Seg, //
+    plan::Seg,
+    CopyArgs,
+    OffloadJob, //
 };
 
-/// The segments after the first `skip` bytes of `segs`.
-fn skip(segs: &[Seg], mut skip: u64) -> Result<KVec<Seg>> {
-    let mut out = KVec::with_capacity(segs.len(), GFP_KERNEL)?;
-    for seg in segs {
-        if skip >= seg.len {
-            skip -= seg.len;
-            continue;
-        }
-        out.push(
-            Seg {
-                pos: seg.pos + skip,
-                len: seg.len - skip,
-            },
-            GFP_KERNEL,
-        )?;
-        skip = 0;
-    }
-    Ok(out)
-}
-
-/// Runs one synchronous copy of `src` on `src_bdev` to `dst` on `dst_bdev` with `copy`; returns
-/// the bytes copied and the outcome.
-fn run(
-    copy: unsafe extern "C" fn(*mut bindings::blk_copy_params) -> c_int,
+/// The parameters of a synchronous copy of `src` on `src_bdev` to `dst` on `dst_bdev`.
+fn params(
     src_bdev: &BlockDevice,
     src: &[Seg],
     dst_bdev: &BlockDevice,
     dst: &[Seg],
-) -> (u64, Result) {
-    let mut params = bindings::blk_copy_params {
+) -> Result<bindings::blk_copy_params> {
+    Ok(bindings::blk_copy_params {
         src_bdev: src_bdev.as_raw(),
         src_segs: src.as_ptr(),
-        nr_src_segs: src.len() as u32,
+        nr_src_segs: src.len().try_into()?,
         dst_bdev: dst_bdev.as_raw(),
         dst_segs: dst.as_ptr(),
-        nr_dst_segs: dst.len() as u32,
+        nr_dst_segs: dst.len().try_into()?,
         end_io: None,
         private: core::ptr::null_mut(),
         copied: 0,
+        offloaded: 0,
         status: 0,
-    };
-    // SAFETY: A synchronous copy: `params`, the segments and the device outlive the call.
-    let ret = unsafe { copy(&mut params) };
-    (params.copied, kernel::error::to_result(ret))
-}
-
-/// Offloads, or else copies in the kernel; returns the bytes copied, whether the device did it
-/// all, and the outcome.
-fn offload_or_onload(
-    src_bdev: &BlockDevice,
-    src: &[Seg],
-    dst_bdev: &BlockDevice,
-    dst: &[Seg],
-    offload_only: bool,
-) -> (u64, bool, Result) {
-    let (copied, result) = run(blk_copy_rust_offload, src_bdev, src, dst_bdev, dst);
-    if result != Err(EOPNOTSUPP) || offload_only {
-        return (copied, result.is_ok(), result);
-    }
-    // A device cannot offload (the rest of) it: copy through the kernel.
-    let (src, dst) = match (skip(src, copied), skip(dst, copied)) {
-        (Ok(src), Ok(dst)) => (src, dst),
-        (Err(e), _) | (_, Err(e)) => return (copied, false, Err(e)),
-    };
-    let (more, result) = run(blk_copy_rust_onload, src_bdev, &src, dst_bdev, &dst);
-    (copied + more, false, result)
+    })
 }
 
 /// The span of validated segments `segs`: from the start of the first to the end of the last,
@@ -122,9 +75,9 @@ fn invalidate(bdev: &BlockDevice, dst: &[Seg], from: u64, to: u64) -> Result {
     Ok(())
 }
 
-/// Copies validated segments `src` of `src_bdev` to `dst` of `dst_bdev`, opened as `dst_file`,
-/// coherently with the page cache; returns the bytes copied, whether the devices did it all, and
-/// the outcome.
+/// Copies segments `src` of `src_bdev` to `dst` of `dst_bdev`, opened as `dst_file`, coherently
+/// with the page cache; returns the bytes copied, whether the devices did it all, and the
+/// outcome. Bad segments fail with `EINVAL` before anything is written back or dropped.
 pub(crate) fn copy(
     src_bdev: &BlockDevice,
     src: &[Seg],
@@ -133,6 +86,16 @@ pub(crate) fn copy(
     dst: &[Seg],
     offload_only: bool,
 ) -> (u64, bool, Result) {
+    let mut params = match params(src_bdev, src, dst_bdev, dst) {
+        Ok(params) => params,
+        Err(e) => return (0, false, Err(e)),
+    };
+    // SAFETY: A synchronous copy: `params`, which stays where it is, the segments and the devices
+    // outlive it.
+    let args = match unsafe { CopyArgs::new(&mut params, !offload_only) } {
+        Ok(args) => args,
+        Err(e) => return (0, false, Err(e)),
+    };
     let prepare = || -> Result {
         // In one call for all segments: writing back dirty pages between them does no harm.
         let (pos, len) = span(src);
@@ -142,7 +105,9 @@ pub(crate) fn copy(
     if let Err(e) = prepare() {
         return (0, false, Err(e));
     }
-    let outcome = offload_or_onload(src_bdev, src, dst_bdev, dst, offload_only);
+    let result = OffloadJob::copy(args);
+    let offloaded = result.is_ok() && params.offloaded == params.copied;
+    let outcome = (params.copied, offloaded, result);
     // Drop what buffered readers may have cached from the destination during the copy. A page
     // of what was copied that cannot be dropped (written through a mapping meanwhile) is stale:
     // the copy stands and the failure is reported as a direct write reports it, for what it

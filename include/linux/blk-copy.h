@@ -9,6 +9,7 @@
 #ifndef _LINUX_BLK_COPY_H
 #define _LINUX_BLK_COPY_H
 
+#include <linux/bits.h>
 #include <linux/blk_types.h>
 #include <linux/sizes.h>
 #include <uapi/linux/blk-copy.h>
@@ -39,6 +40,8 @@ struct blk_copy_seg {
  * @private: for the caller's use
  * @copied: output: bytes copied, counted from the start of the copy; on
  *	error, every byte before @copied was copied
+ * @offloaded: output: how many of the first @copied bytes the devices
+ *	copied; the kernel copied the rest
  * @status: output: 0 or a negative errno
  *
  * Both segment lists must add up to the same length. The engine copies the
@@ -55,26 +58,25 @@ struct blk_copy_params {
 	void (*end_io)(struct blk_copy_params *params);
 	void *private;
 	u64 copied;
+	u64 offloaded;
 	int status;
 };
 
+/* blkdev_copy() @flags */
+#define BLKDEV_COPY_NOFALLBACK	BIT(0)	/* offload only: no copy in the kernel */
+
 #ifdef CONFIG_BLK_COPY_OFFLOAD
 /* Documented in block/copy/blk-copy.c. */
-int blkdev_copy_offload(struct blk_copy_params *params);
-int blkdev_copy_onload(struct blk_copy_params *params);
+int blkdev_copy(struct blk_copy_params *params, unsigned int flags);
 #else
-static inline int blkdev_copy_offload(struct blk_copy_params *params)
-{
-	return -EOPNOTSUPP;
-}
-
-static inline int blkdev_copy_onload(struct blk_copy_params *params)
+static inline int blkdev_copy(struct blk_copy_params *params,
+			      unsigned int flags)
 {
 	return -EOPNOTSUPP;
 }
 #endif
 
-/* Size of the buffer blkdev_copy_onload() copies through. */
+/* Size of the buffer the kernel copies through when the devices cannot. */
 #define BLK_COPY_ONLOAD_BUF_BYTES	SZ_1M
 
 /**

@@ -13,11 +13,11 @@
 use core::pin::Pin;
 use kernel::{
     block::{
-        bio::CopyRange,
         mq::{
             Operations,
             Request, //
         },
+        segment::CopyRange,
         SECTOR_SHIFT,
     },
     new_mutex,

@@ -31,7 +31,7 @@
  * Identify Namespace advertises it as MSSRL and MCL and every Copy command is
  * checked against it, so that a command the host was told is valid stays
  * valid when the device's own limit changes later (queue/copy_max_bytes in
- * sysfs, a new device mapper table): blkdev_copy_offload() cuts each copy to
+ * sysfs, a new device mapper table): blkdev_copy() cuts each copy to
  * the device's limit of the moment, and what the device refuses is copied
  * by reading and writing.
  */
@@ -161,24 +161,6 @@ u16 nvmet_copy_parse(struct nvmet_req *req, struct nvmet_copy *copy)
 out:
 	kfree(descs);
 	return status;
-}
-
-/**
- * nvmet_copy_advance() - drop the first @bytes of a copy
- * @copy: a copy from nvmet_copy_parse()
- * @bytes: bytes already copied, less than the length of the copy
- */
-void nvmet_copy_advance(struct nvmet_copy *copy, u64 bytes)
-{
-	copy->dst.pos += bytes;
-	copy->dst.len -= bytes;
-	while (bytes >= copy->src[0].len) {
-		bytes -= copy->src[0].len;
-		copy->src++;
-		copy->nr_src--;
-	}
-	copy->src[0].pos += bytes;
-	copy->src[0].len -= bytes;
 }
 
 /**

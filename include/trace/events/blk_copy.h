@@ -20,8 +20,8 @@
  * @len: length of the copy in bytes
  * @nr_src: number of source segments
  * @nr_dst: number of destination segments
- * @offload: offloaded to the device (blkdev_copy_offload()), or copied by
- *	the kernel (blkdev_copy_onload())
+ * @offload: offloaded to the device, or copied by the kernel because the
+ *	devices could not
  */
 TRACE_EVENT(blk_copy_submit,
 

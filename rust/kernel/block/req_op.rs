@@ -53,7 +53,7 @@ impl ReqOp {
             Self::WriteZeroes => bindings::req_op_REQ_OP_WRITE_ZEROES,
             Self::CopySrc => bindings::req_op_REQ_OP_COPY_SRC,
             Self::CopyDst => bindings::req_op_REQ_OP_COPY_DST,
-            Self::Other(op) => op,
+            Self::Other(op) => op & bindings::REQ_OP_MASK,
         }
     }
 }

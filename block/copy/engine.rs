@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block layer copy offload engine.
+//!
+//! C header: [`include/linux/blk-copy.h`](srctree/include/linux/blk-copy.h)
+//!
+//! A copy moves the bytes of source segments on one block device to destination segments on
+//! the same or another block device. When both devices can copy internally, the engine
+//! offloads the copy ([`offload`]): it cuts the copy into chunks the devices accept and sends
+//! each chunk down the stack as `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios tied by a copy
+//! context ([`ctx`]). Otherwise the kernel copies through a bounded buffer ([`onload`]).
+//! [`plan`] validates copies and cuts them into chunks. Every copy shows in the destination
+//! disk's [`stats`] and in the [`trace`]points.
+//!
+//! The functions C calls are all here; each turns what C hands over into safe types and calls
+//! into the module that does the work.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    block::{
+        bdev::BlockDevice,
+        bio::{
+            Bio,
+            PendingBio, //
+        },
+        req_op::ReqOp,
+    },
+    ffi::{
+        c_int,
+        c_uint,
+        c_void, //
+    },
+    fs::file::LocalFile,
+    prelude::*,
+    uaccess::UserPtr, //
+};
+
+mod args;
+mod ctx;
+mod file_range;
+mod ioctl;
+mod offload;
+mod onload;
+mod plan;
+mod stats;
+mod trace;
+mod user_copy;
+
+use args::CopyArgs;
+use offload::OffloadJob;
+
+/// The engine's workqueue, `blk_copy_wq`: copies issued from memory reclaim (dm-kcopyd,
+/// nvmet) continue on it under memory pressure, as it has a rescuer (`WQ_MEM_RECLAIM`).
+pub(crate) fn copy_wq() -> &'static kernel::workqueue::Queue {
+    // SAFETY: `blk_copy_wq` is allocated at boot, before any copy can start, and never freed.
+    unsafe { kernel::workqueue::Queue::from_raw(bindings::blk_copy_wq) }
+}
+
+/// The workqueue of asynchronous in-kernel copies, `blk_copy_onload_wq`: separate from
+/// [`copy_wq`], so that their long reads and writes under memory pressure never hold up the
+/// chunks of offloaded copies, which they may depend on (a dm-kcopyd copy below the destination).
+pub(crate) fn copy_onload_wq() -> &'static kernel::workqueue::Queue {
+    // SAFETY: `blk_copy_onload_wq` is allocated at boot, before any copy can start, and never
+    // freed.
+    unsafe { kernel::workqueue::Queue::from_raw(bindings::blk_copy_onload_wq) }
+}
+
+/// How (part of) a copy is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// By the devices.
+    Offload,
+    /// By the kernel, reading and writing.
+    Onload,
+}
+
+/// Copies between block devices: `blkdev_copy()` (block/copy/blk-copy.c).
+///
+/// # Safety
+///
+/// `params` must be valid as `struct blk_copy_params` documents.
+#[export]
+pub unsafe extern "C" fn blk_copy_rust(
+    params: *mut bindings::blk_copy_params,
+    flags: c_uint,
+) -> c_int {
+    kernel::task::might_sleep();
+    if flags & !bindings::BLKDEV_COPY_NOFALLBACK != 0 {
+        return EINVAL.to_errno();
+    }
+    let fallback = flags & bindings::BLKDEV_COPY_NOFALLBACK == 0;
+    // SAFETY: By the safety requirements.
+    let result = unsafe { CopyArgs::new(params, fallback) }.and_then(OffloadJob::copy);
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
+///
+/// Returns `true` when the bio is to be submitted further, `false` when the engine took it:
+/// parked, or ended with an error.
+///
+/// # Safety
+///
+/// `bio` must be a valid copy bio being submitted, owned by the caller.
+#[export]
+pub unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> bool {
+    let Some(bio) = NonNull::new(bio) else {
+        return false;
+    };
+    // SAFETY: By the safety requirements the bio is in flight and the caller's, handed over
+    // until this returns `true` with it; copy bios come only from the engine.
+    let next = unsafe { ctx::submit_bio(PendingBio::from_raw(bio)) };
+    // Back to the caller, to be submitted further.
+    next.map(PendingBio::into_raw).is_some()
+}
+
+/// Number of source (`REQ_OP_COPY_SRC`) or destination (`REQ_OP_COPY_DST`) ranges of the copy
+/// request `rq`: `blk_copy_nr_ranges()`.
+///
+/// # Safety
+///
+/// `rq` must be a copy request the calling driver is executing.
+#[export]
+pub unsafe extern "C" fn blk_copy_rust_nr_ranges(
+    rq: *mut bindings::request,
+    op: bindings::req_op,
+) -> c_uint {
+    // SAFETY: By the safety requirements `rq` is valid.
+    let Some(bio) = NonNull::new(unsafe { (*rq).bio }) else {
+        return 0;
+    };
+    // SAFETY: The first bio of a copy request in flight.
+    let n = unsafe {
+        ctx::with_request_ranges(Bio::from_raw(bio.as_ptr()), ReqOp::from_opf(op), <[_]>::len)
+    };
+    n.and_then(|n| n.try_into().ok()).unwrap_or(0)
+}
+
+/// Range `idx` of one side of the copy request `rq`: `blk_copy_get_range()`.
+///
+/// # Safety
+///
+/// `rq` must be a copy request the calling driver is executing, `range` valid for writes.
+#[export]
+pub unsafe extern "C" fn blk_copy_rust_get_range(
+    rq: *mut bindings::request,
+    op: bindings::req_op,
+    idx: c_uint,
+    range: *mut bindings::blk_copy_range,
+) {
+    let get = |ranges: &[ctx::Range]| ranges.get(idx as usize).map(|r| r.0);
+    // SAFETY: By the safety requirements `rq` is valid.
+    let Some(bio) = NonNull::new(unsafe { (*rq).bio }) else {
+        return;
+    };
+    // SAFETY: The first bio of a copy request in flight.
+    let found =
+        unsafe { ctx::with_request_ranges(Bio::from_raw(bio.as_ptr()), ReqOp::from_opf(op), get) };
+    if let Some(found) = found.flatten() {
+        // SAFETY: `range` is valid for writes by the safety requirements.
+        unsafe { range.write(found) };
+    }
+}
+
+/// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`, `bdev_out` as
+/// `file_out`.
+///
+/// # Safety
+///
+/// Both block devices must be held open by the caller, `bdev_out` through `file_out`, a file the
+/// caller holds.
+#[export]
+pub unsafe extern "C" fn blk_copy_file_range(
+    bdev_in: *mut bindings::block_device,
+    pos_in: bindings::loff_t,
+    bdev_out: *mut bindings::block_device,
+    file_out: *mut bindings::file,
+    pos_out: bindings::loff_t,
+    len: usize,
+) -> isize {
+    // SAFETY: By the safety requirements both devices are open and `file_out` is valid for the
+    // call. There is no active `fdget_pos()` region on it on this thread (copy_file_range() takes
+    // none), and it is used only for its pointer, never for its position.
+    let (src, dst, dst_file) = unsafe {
+        (
+            BlockDevice::from_raw(bdev_in),
+            BlockDevice::from_raw(bdev_out),
+            LocalFile::from_raw_file(file_out),
+        )
+    };
+    match file_range::copy_range(src, pos_in, dst, dst_file, pos_out, len) {
+        // At most `BLKCOPY_MAX_BYTES`, which fits.
+        Ok(copied) => copied as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// `BLKCOPY` on `file`, opened on `bdev` with `mode`; `argp` is the user's `struct blkcopy`.
+///
+/// # Safety
+///
+/// `file` must be a file the caller holds, opened on block device `bdev`.
+#[export]
+pub unsafe extern "C" fn blkdev_copy_ioctl(
+    file: *mut bindings::file,
+    bdev: *mut bindings::block_device,
+    mode: bindings::blk_mode_t,
+    argp: *mut c_void,
+) -> c_int {
+    // SAFETY: By the safety requirements the file is valid and holds the device open for the
+    // call. There is no active `fdget_pos()` region on the file on this thread (an ioctl takes
+    // none), and the file is used only for its pointer, never for its position.
+    let (file, bdev) = unsafe { (LocalFile::from_raw_file(file), BlockDevice::from_raw(bdev)) };
+    match ioctl::ioctl(file, bdev, mode, UserPtr::from_ptr(argp)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
