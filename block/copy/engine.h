@@ -25,9 +25,10 @@ extern struct workqueue_struct *blk_copy_wq;
 extern struct workqueue_struct *blk_copy_onload_wq;
 
 int blk_copy_rust(struct blk_copy_params *params, unsigned int flags);
+int blk_copy_stats_prepare(struct gendisk *disk);
 unsigned int blk_copy_rust_nr_ranges(struct request *rq, enum req_op op);
-void blk_copy_rust_get_range(struct request *rq, enum req_op op,
-			     unsigned int idx, struct blk_copy_range *range);
+struct blk_copy_range blk_copy_rust_get_range(struct request *rq,
+					      enum req_op op, unsigned int idx);
 
 /*
  * Called by submit_bio_noacct() for REQ_OP_COPY_* bios. Returns true when

@@ -8,9 +8,10 @@
 //! the same or another block device. When both devices can copy internally, the engine
 //! offloads the copy ([`offload`]): it cuts the copy into chunks the devices accept and sends
 //! each chunk down the stack as `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios tied by a copy
-//! context ([`ctx`]). Otherwise the kernel copies through a bounded buffer ([`onload`]).
+//! context ([`ctx`]), whose state machine stands alone in [`chunk_state`]. Otherwise the kernel
+//! copies through a bounded buffer ([`onload`]).
 //! [`plan`] validates copies and cuts them into chunks. Every copy shows in the destination
-//! disk's [`stats`] and in the [`trace`]points.
+//! disk's [`stats`] and in the tracepoints of [`kernel::block::copy`].
 //!
 //! The functions C calls are all here; each turns what C hands over into safe types and calls
 //! into the module that does the work.
@@ -24,6 +25,7 @@ use kernel::{
             Bio,
             PendingBio, //
         },
+        copy::CopyParams,
         req_op::ReqOp,
     },
     ffi::{
@@ -37,6 +39,7 @@ use kernel::{
 };
 
 mod args;
+mod chunk_state;
 mod ctx;
 mod file_range;
 mod ioctl;
@@ -44,27 +47,10 @@ mod offload;
 mod onload;
 mod plan;
 mod stats;
-mod trace;
 mod user_copy;
 
 use args::CopyArgs;
 use offload::OffloadJob;
-
-/// The engine's workqueue, `blk_copy_wq`: copies issued from memory reclaim (dm-kcopyd,
-/// nvmet) continue on it under memory pressure, as it has a rescuer (`WQ_MEM_RECLAIM`).
-pub(crate) fn copy_wq() -> &'static kernel::workqueue::Queue {
-    // SAFETY: `blk_copy_wq` is allocated at boot, before any copy can start, and never freed.
-    unsafe { kernel::workqueue::Queue::from_raw(bindings::blk_copy_wq) }
-}
-
-/// The workqueue of asynchronous in-kernel copies, `blk_copy_onload_wq`: separate from
-/// [`copy_wq`], so that their long reads and writes under memory pressure never hold up the
-/// chunks of offloaded copies, which they may depend on (a dm-kcopyd copy below the destination).
-pub(crate) fn copy_onload_wq() -> &'static kernel::workqueue::Queue {
-    // SAFETY: `blk_copy_onload_wq` is allocated at boot, before any copy can start, and never
-    // freed.
-    unsafe { kernel::workqueue::Queue::from_raw(bindings::blk_copy_onload_wq) }
-}
 
 /// How (part of) a copy is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,8 +76,10 @@ pub unsafe extern "C" fn blk_copy_rust(
         return EINVAL.to_errno();
     }
     let fallback = flags & bindings::BLKDEV_COPY_NOFALLBACK == 0;
-    // SAFETY: By the safety requirements.
-    let result = unsafe { CopyArgs::new(params, fallback) }.and_then(OffloadJob::copy);
+    // SAFETY: By the safety requirements; the copy keeps `params` no longer than it says.
+    let result = unsafe { CopyParams::from_raw(params, GFP_NOIO) }
+        .and_then(|(params, segs)| CopyArgs::new(params, segs, fallback))
+        .and_then(OffloadJob::copy);
     match result {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -112,8 +100,8 @@ pub unsafe extern "C" fn blk_copy_submit_bio(bio: *mut bindings::bio) -> bool {
         return false;
     };
     // SAFETY: By the safety requirements the bio is in flight and the caller's, handed over
-    // until this returns `true` with it; copy bios come only from the engine.
-    let next = unsafe { ctx::submit_bio(PendingBio::from_raw(bio)) };
+    // until this returns `true` with it; its submitter keeps its device open until it completes.
+    let next = ctx::submit_bio(unsafe { PendingBio::from_raw(bio) });
     // Back to the caller, to be submitted further.
     next.map(PendingBio::into_raw).is_some()
 }
@@ -129,41 +117,39 @@ pub unsafe extern "C" fn blk_copy_rust_nr_ranges(
     rq: *mut bindings::request,
     op: bindings::req_op,
 ) -> c_uint {
-    // SAFETY: By the safety requirements `rq` is valid.
-    let Some(bio) = NonNull::new(unsafe { (*rq).bio }) else {
+    // SAFETY: By the safety requirements the driver is executing `rq`, and does not complete it
+    // during this call.
+    let Some(bio) = (unsafe { Bio::first_of_request(rq) }) else {
         return 0;
     };
-    // SAFETY: The first bio of a copy request in flight.
-    let n = unsafe {
-        ctx::with_request_ranges(Bio::from_raw(bio.as_ptr()), ReqOp::from_opf(op), <[_]>::len)
-    };
+    let n = ctx::with_request_ranges(bio, ReqOp::from_opf(op), <[_]>::len);
     n.and_then(|n| n.try_into().ok()).unwrap_or(0)
 }
 
-/// Range `idx` of one side of the copy request `rq`: `blk_copy_get_range()`.
+/// Range `idx` of one side of the copy request `rq`: `blk_copy_get_range()`. One without a
+/// device (`bdev` NULL) when there is no such range.
 ///
 /// # Safety
 ///
-/// `rq` must be a copy request the calling driver is executing, `range` valid for writes.
+/// `rq` must be a copy request the calling driver is executing.
 #[export]
 pub unsafe extern "C" fn blk_copy_rust_get_range(
     rq: *mut bindings::request,
     op: bindings::req_op,
     idx: c_uint,
-    range: *mut bindings::blk_copy_range,
-) {
-    let get = |ranges: &[ctx::Range]| ranges.get(idx as usize).map(|r| r.0);
-    // SAFETY: By the safety requirements `rq` is valid.
-    let Some(bio) = NonNull::new(unsafe { (*rq).bio }) else {
-        return;
+) -> bindings::blk_copy_range {
+    let none = bindings::blk_copy_range {
+        bdev: core::ptr::null_mut(),
+        sector: 0,
+        nr_sectors: 0,
     };
-    // SAFETY: The first bio of a copy request in flight.
-    let found =
-        unsafe { ctx::with_request_ranges(Bio::from_raw(bio.as_ptr()), ReqOp::from_opf(op), get) };
-    if let Some(found) = found.flatten() {
-        // SAFETY: `range` is valid for writes by the safety requirements.
-        unsafe { range.write(found) };
-    }
+    // SAFETY: As in `blk_copy_rust_nr_ranges`.
+    let Some(bio) = (unsafe { Bio::first_of_request(rq) }) else {
+        return none;
+    };
+    let get = |ranges: &[ctx::Range]| ranges.get(idx as usize).map(|r| r.0);
+    let found = ctx::with_request_ranges(bio, ReqOp::from_opf(op), get);
+    found.flatten().unwrap_or(none)
 }
 
 /// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`, `bdev_out` as

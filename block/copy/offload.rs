@@ -20,6 +20,7 @@ use kernel::{
     sync::{
         new_spinlock_irq,
         Arc,
+        ArcBorrow,
         Completion,
         SpinLockIrq,
         UniqueArc, //
@@ -31,7 +32,10 @@ use kernel::{
 };
 
 use crate::{
-    ctx::CopyCtx,
+    ctx::{
+        Chunks,
+        CopyCtx, //
+    },
     onload,
     plan::{
         self,
@@ -139,16 +143,13 @@ impl WorkItem<1> for OffloadJob {
 
     fn run(this: Arc<OffloadJob>) {
         let from = this.state.lock().fallback_from.unwrap_or(0);
-        let _ = onload::finish(&this.args, from);
+        // SAFETY: Queued once, by `finish`, which left the rest of the copy and its report to
+        // this; the job's last use of the copy.
+        let _ = unsafe { onload::finish(&this.args, from) };
     }
 }
 
 impl OffloadJob {
-    /// The copy this job does.
-    pub(crate) fn args(&self) -> &CopyArgs {
-        &self.args
-    }
-
     /// How `args` would be cut into chunks, or `EOPNOTSUPP` when the devices cannot offload it.
     fn plan(args: &CopyArgs) -> Result<Plan> {
         let src = Limits::of(args.src_bdev());
@@ -217,7 +218,9 @@ impl OffloadJob {
         let (fallback_from, (_, result)) = (st.fallback_from, st.outcome.result(job.args.total));
         drop(st);
         match fallback_from {
-            Some(from) => onload::finish(&job.args, from),
+            // SAFETY: `finish` left the rest of the copy and its report to the waiter; the job
+            // is done with the copy.
+            Some(from) => unsafe { onload::finish(&job.args, from) },
             None => result,
         }
     }
@@ -286,7 +289,7 @@ impl OffloadJob {
                     chunk.dst.pieces(&this.args.dst, chunk.len),
                 ),
                 // Not offloaded for want of memory: the caller copies it another way.
-                Err(_) => Self::chunk_done(this, chunk.done, Status::NOTSUPP),
+                Err(_) => this.as_arc_borrow().chunk_done(chunk.done, Status::NOTSUPP),
             }
         }
     }
@@ -301,20 +304,29 @@ impl OffloadJob {
             this.state.lock().fallback_from = Some(copied);
             if args.is_async() {
                 // Copying sleeps: leave interrupt context. Queued once, as the job finishes once.
-                let _ = crate::copy_onload_wq().enqueue::<_, 1>(this.clone());
+                let _ = args
+                    .params()
+                    .onload_workqueue()
+                    .enqueue::<_, 1>(this.clone());
                 return;
             }
             // The waiter copies the rest.
         } else {
-            args.report(copied, copied, result);
+            // SAFETY: The job finishes once, and this is the last use of the copy: the job
+            // issues no more chunks, and its waiter only looks at its own state.
+            unsafe { args.params().complete(copied, copied, result) };
         }
         this.done.complete_all();
     }
+}
 
-    /// The chunk at `offset` finished with `status`.
-    ///
-    /// May be called from interrupt context.
-    pub(crate) fn chunk_done(this: &Arc<Self>, offset: u64, status: Status) {
+impl Chunks for OffloadJob {
+    fn args(&self) -> &CopyArgs {
+        &self.args
+    }
+
+    fn chunk_done(self: ArcBorrow<'_, Self>, offset: u64, status: Status) {
+        let this = Arc::from(self);
         let mut st = this.state.lock();
         st.in_flight -= 1;
         if let Err(e) = status.to_result() {
@@ -329,12 +341,13 @@ impl OffloadJob {
         let outcome = st.outcome;
         drop(st);
         if finish {
-            Self::finish(this, outcome);
+            Self::finish(&this, outcome);
         } else if queue {
             // Issuing allocates and may sleep: leave interrupt context. Nothing else queues the
             // work while `issuing` is set. The queue has a rescuer: copies issued from reclaim
             // (dm-kcopyd, nvmet) go on under memory pressure.
-            let _ = crate::copy_wq().enqueue::<_, 0>(this.clone());
+            let wq = this.args.params().workqueue();
+            let _ = wq.enqueue::<_, 0>(this);
         }
     }
 }

@@ -15,7 +15,6 @@
 //! is all or nothing in what the copy reports. A fatal signal stops the copy between batches.
 
 use kernel::{
-    bindings,
     block::{
         bdev::BlockDevice,
         bio::{
@@ -24,6 +23,7 @@ use kernel::{
             BioSet,
             OwnedBio, //
         },
+        copy,
         req_op::ReqOp,
         SECTOR_SHIFT, //
     },
@@ -51,7 +51,7 @@ use crate::{
 };
 
 /// Bytes copied per read and write.
-const BUF_BYTES: u64 = bindings::BLK_COPY_ONLOAD_BUF_BYTES as u64;
+const BUF_BYTES: u64 = copy::ONLOAD_BUF_BYTES;
 
 /// An asynchronous copy that the devices could not offload at all.
 #[pin_data]
@@ -69,7 +69,8 @@ impl WorkItem for OnloadJob {
     type Pointer = Arc<OnloadJob>;
 
     fn run(this: Arc<OnloadJob>) {
-        let _ = finish(&this.args, 0);
+        // SAFETY: The job is all the engine does of the copy, and ends with this.
+        let _ = unsafe { finish(&this.args, 0) };
     }
 }
 
@@ -77,7 +78,8 @@ impl WorkItem for OnloadJob {
 /// asynchronous copy. Returns what the engine returns to its caller.
 pub(crate) fn start(args: CopyArgs) -> Result {
     if !args.is_async() {
-        return finish(&args, 0);
+        // SAFETY: This is all the engine does of the copy.
+        return unsafe { finish(&args, 0) };
     }
     let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
         // Not started: counted, and the caller hears of it from the return value only.
@@ -85,12 +87,13 @@ pub(crate) fn start(args: CopyArgs) -> Result {
         args.record(Method::Onload, 0, 0, Err(ENOMEM));
         return Err(ENOMEM);
     };
+    let wq = args.params().onload_workqueue();
     let job = job.pin_init_with(pin_init!(OnloadJob {
         args,
         work <- new_work!("blk_copy_onload"),
     }));
     // A new job cannot be queued already.
-    let _ = crate::copy_onload_wq().enqueue(Arc::<OnloadJob>::from(match job {
+    let _ = wq.enqueue(Arc::<OnloadJob>::from(match job {
         Ok(job) => job,
         Err(never) => match never {},
     }));
@@ -99,11 +102,17 @@ pub(crate) fn start(args: CopyArgs) -> Result {
 
 /// Copies the rest of `args`, from byte `from` on, where an offload stopped (`from` bytes the
 /// devices copied) or from the start, then counts it and reports the whole copy to the caller.
-pub(crate) fn finish(args: &CopyArgs, from: u64) -> Result {
+///
+/// # Safety
+///
+/// Called once per copy, as the last thing the engine does with it: nothing reported the copy
+/// before, and for an asynchronous copy nothing of `args` is used afterwards.
+pub(crate) unsafe fn finish(args: &CopyArgs, from: u64) -> Result {
     args.trace_start(Method::Onload, from);
     let (copied, result) = copy(args, from);
     args.record(Method::Onload, from, copied, result);
-    args.report(copied, from, result);
+    // SAFETY: By the safety requirements.
+    unsafe { args.params().complete(copied, from, result) };
     result
 }
 

@@ -7,7 +7,6 @@
 //! in order over the destination segments, so both lists must add up to the same length.
 
 use kernel::{
-    bindings,
     block::{
         bdev::BlockDevice,
         SECTOR_SHIFT, //
@@ -16,7 +15,7 @@ use kernel::{
 };
 
 /// A byte range of a block device, `struct blk_copy_seg`.
-pub(crate) type Seg = bindings::blk_copy_seg;
+pub(crate) type Seg = kernel::block::copy::CopySeg;
 
 /// The copy limits of one block device, in bytes.
 #[derive(Clone, Copy, Debug)]

@@ -8,9 +8,12 @@
 
 use kernel::{
     bindings,
-    block::bdev::{
-        self,
-        BlockDevice, //
+    block::{
+        bdev::{
+            self,
+            BlockDevice, //
+        },
+        copy::CopyParams,
     },
     fs::file::LocalFile,
     prelude::*, //
@@ -92,7 +95,9 @@ pub(crate) fn copy(
     };
     // SAFETY: A synchronous copy: `params`, which stays where it is, the segments and the devices
     // outlive it.
-    let args = match unsafe { CopyArgs::new(&mut params, !offload_only) } {
+    let args = unsafe { CopyParams::from_raw(&mut params, GFP_NOIO) }
+        .and_then(|(params, segs)| CopyArgs::new(params, segs, !offload_only));
+    let args = match args {
         Ok(args) => args,
         Err(e) => return (0, false, Err(e)),
     };

@@ -30,6 +30,10 @@ use crate::{
 use crate::{
     error::code::EBUSY,
     ffi::c_void,
+    sync::{
+        Arc,
+        ArcBorrow, //
+    },
     types::ForeignOwnable, //
 };
 use core::{
@@ -88,6 +92,20 @@ impl Bio {
         unsafe { &*ptr.cast() }
     }
 
+    /// Borrows the first bio of a request, `rq->bio`; `None` for a request without one.
+    ///
+    /// # Safety
+    ///
+    /// `rq` must point to a valid request that a driver is executing and does not complete, even
+    /// in part, during `'a`.
+    pub unsafe fn first_of_request<'a>(rq: *mut bindings::request) -> Option<&'a Self> {
+        // SAFETY: By the safety requirements `rq` is valid.
+        let bio = unsafe { (*rq).bio };
+        // SAFETY: The bios of a request being executed stay valid, and unchanged until it
+        // completes, which it does not during `'a`.
+        (!bio.is_null()).then(|| unsafe { Self::from_raw(bio) })
+    }
+
     /// The raw pointer to the C `struct bio`.
     pub fn as_raw(&self) -> *mut bindings::bio {
         self.0.get()
@@ -120,23 +138,27 @@ impl Bio {
 
     /// Borrows the copy context of a copy bio, attached with [`OwnedBio::set_copy_ctx`] to the
     /// bio or to the one it was cloned from; `None` if there is none.
-    ///
-    /// # Safety
-    ///
-    /// A context attached to the bio, or inherited by a clone, must have been attached as a `T`,
-    /// and the bio it was attached to must not have been given back with
-    /// [`OwnedBio::take_copy_ctx`] before `'a` ends.
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
-    pub unsafe fn copy_ctx<'a, T: ForeignOwnable + Send + Sync + 'a>(
-        &'a self,
-    ) -> Option<T::Borrowed<'a>> {
+    pub fn copy_ctx<T: CopyContext>(&self) -> Option<ArcBorrow<'_, T>> {
         // SAFETY: As in `op`.
         let ctx = unsafe { (*self.as_raw()).bi_copy_ctx }.cast::<c_void>();
-        // SAFETY: By the safety requirements a non-NULL context came from `T::into_foreign` and
-        // is not taken back during `'a`.
-        (!ctx.is_null()).then(|| unsafe { T::borrow(ctx) })
+        // SAFETY: `T` is the only `CopyContext`, so a non-NULL context came from
+        // `Arc::<T>::into_foreign`. It is taken back only from an `OwnedBio` the context was
+        // attached to, once it has completed: not while `self` is borrowed (the type invariant),
+        // nor while a clone of it is in flight, as an original completes after its clones.
+        (!ctx.is_null()).then(|| unsafe { Arc::<T>::borrow(ctx) })
     }
 }
+
+/// The type of the copy contexts that tie the bios of one copy together (`bi_copy_ctx`).
+///
+/// # Safety
+///
+/// Only one type implements this trait: that of the block layer's copy engine, which alone
+/// attaches copy contexts to bios, so that every context is read back as the type it was
+/// attached as.
+#[cfg(CONFIG_BLK_COPY_OFFLOAD)]
+pub unsafe trait CopyContext: Send + Sync + 'static {}
 
 /// What runs when a bio submitted with [`OwnedBio::submit`] completes.
 pub trait EndIo {
@@ -228,13 +250,8 @@ impl OwnedBio {
 
     /// Attaches a copy context to a copy bio; clones made of it while it is in flight inherit
     /// it. Fails with `EBUSY`, dropping `ctx`, if one is attached already.
-    ///
-    /// # Safety
-    ///
-    /// Every copy bio's context is read back as one type, by the block layer's copy engine,
-    /// which alone attaches them: `T` must be that type.
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
-    pub unsafe fn set_copy_ctx<T: ForeignOwnable + Send + Sync>(&mut self, ctx: T) -> Result {
+    pub fn set_copy_ctx<T: CopyContext>(&mut self, ctx: Arc<T>) -> Result {
         let bio = self.ptr.as_ptr();
         // SAFETY: By the type invariant the bio is valid and ours alone.
         unsafe {
@@ -247,20 +264,16 @@ impl OwnedBio {
     }
 
     /// Takes back the copy context attached with [`OwnedBio::set_copy_ctx`].
-    ///
-    /// # Safety
-    ///
-    /// A context attached to the bio must have been attached as a `T`, to this bio (not to the
-    /// bio it is a clone of).
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
-    pub unsafe fn take_copy_ctx<T: ForeignOwnable>(&mut self) -> Option<T> {
+    pub fn take_copy_ctx<T: CopyContext>(&mut self) -> Option<Arc<T>> {
         let bio = self.ptr.as_ptr();
         // SAFETY: By the type invariant the bio is valid and ours alone.
         let ctx = unsafe { mem::replace(&mut (*bio).bi_copy_ctx, core::ptr::null_mut()) };
-        // SAFETY: By the safety requirements a non-NULL context came from `T::into_foreign` on
-        // this bio; it was detached above, so it is taken back once. The bio is not in flight,
-        // so no clone borrows it any more.
-        unsafe { T::try_from_foreign(ctx.cast()) }
+        // SAFETY: `T` is the only `CopyContext`, so a non-NULL context came from
+        // `Arc::<T>::into_foreign`, on this bio: an `OwnedBio` is allocated here, never a clone.
+        // It was detached above, so it is taken back once. The bio is not in flight, so no clone
+        // borrows it any more.
+        unsafe { Arc::<T>::try_from_foreign(ctx.cast()) }
     }
 
     /// Submits the bio (`submit_bio()`); `E::end_io` gets it back when it completes.
