@@ -8,6 +8,7 @@
 #include <linux/blkdev.h>
 #include <linux/export.h>
 #include <linux/init.h>
+#include <linux/slab.h>
 #include <linux/sysfs.h>
 #include "../blk.h"
 #include "engine.h"
@@ -15,6 +16,10 @@
 struct workqueue_struct *blk_copy_wq;
 struct workqueue_struct *blk_copy_onload_wq;
 
+/*
+ * A core_initcall: the workqueues exist before any block device does
+ * (genhd_device_init() is a subsys_initcall), so before any copy.
+ */
 static int __init blk_copy_init(void)
 {
 	blk_copy_wq = alloc_workqueue("blk_copy", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
@@ -24,7 +29,7 @@ static int __init blk_copy_init(void)
 		panic("Failed to create blk_copy workqueues\n");
 	return 0;
 }
-subsys_initcall(blk_copy_init);
+core_initcall(blk_copy_init);
 
 #define CREATE_TRACE_POINTS
 #define CREATE_RUST_TRACE_POINTS
@@ -104,9 +109,37 @@ EXPORT_SYMBOL_GPL(blk_copy_nr_ranges);
 void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
 			struct blk_copy_range *range)
 {
-	blk_copy_rust_get_range(rq, op, idx, range);
+	struct blk_copy_range found = blk_copy_rust_get_range(rq, op, idx);
+
+	if (found.bdev)
+		*range = found;
 }
 EXPORT_SYMBOL_GPL(blk_copy_get_range);
+
+/**
+ * blk_copy_stats_prepare() - give a disk its copy counters
+ * @disk: the disk a copy is about to write to
+ *
+ * The counters of /sys/block/<disk>/copy_stats/ are allocated by the first
+ * copy to a disk, so that disks that never receive one do not pay for them.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM.
+ */
+int blk_copy_stats_prepare(struct gendisk *disk)
+{
+	struct blk_copy_stats *stats;
+
+	if (READ_ONCE(disk->copy_stats))
+		return 0;
+	stats = kzalloc_obj(*stats, GFP_NOIO);
+	if (!stats)
+		return -ENOMEM;
+	/* Another copy to the disk may have got there first. */
+	if (cmpxchg(&disk->copy_stats, NULL, stats))
+		kfree(stats);
+	return 0;
+}
 
 /* /sys/block/<disk>/copy_stats/: the counters the engine keeps per disk */
 struct blk_copy_stat_attr {
@@ -120,11 +153,13 @@ static ssize_t blk_copy_stat_show(struct device *dev,
 {
 	struct blk_copy_stat_attr *sa =
 		container_of(attr, struct blk_copy_stat_attr, attr);
-	struct blk_copy_stats *stats = &dev_to_disk(dev)->copy_stats;
-	atomic64_t *counter = sa->bytes ? &stats->bytes[sa->stat] :
-					  &stats->ops[sa->stat];
+	struct blk_copy_stats *stats = READ_ONCE(dev_to_disk(dev)->copy_stats);
+	u64 val = 0;
 
-	return sysfs_emit(buf, "%llu\n", (u64)atomic64_read(counter));
+	if (stats)
+		val = atomic64_read(sa->bytes ? &stats->bytes[sa->stat] :
+						&stats->ops[sa->stat]);
+	return sysfs_emit(buf, "%llu\n", val);
 }
 
 #define BLK_COPY_STAT_ATTR(_name, _stat, _bytes)			\
