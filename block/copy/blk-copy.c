@@ -13,6 +13,15 @@
 #include "../blk.h"
 #include "engine.h"
 
+/*
+ * A copy bio carries no data, so its copy context lives in the slot of the
+ * vec list it does not have: struct bio does not grow for copies.
+ */
+static_assert(offsetof(struct bio, bi_copy_ctx) ==
+	      offsetof(struct bio, bi_io_vec) &&
+	      sizeof_field(struct bio, bi_copy_ctx) ==
+	      sizeof_field(struct bio, bi_io_vec));
+
 struct workqueue_struct *blk_copy_wq;
 struct workqueue_struct *blk_copy_onload_wq;
 

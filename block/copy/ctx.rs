@@ -611,7 +611,7 @@ fn new_bio(
     bio.set_nomerge();
     bio.set_sector(pos >> SECTOR_SHIFT);
     // Chunks are limited to `u32::MAX` bytes.
-    bio.set_size(len as u32);
+    bio.set_size(len as u32)?;
     Ok((bio, piece))
 }
 

@@ -136,12 +136,30 @@ impl Bio {
         Status::from_raw(unsafe { (*self.as_raw()).bi_status })
     }
 
+    /// Where a copy bio keeps its copy context: `bi_copy_ctx`, which shares its slot with
+    /// `bi_io_vec`; `None` for a bio of any other operation, whose slot is its vec list.
+    ///
+    /// Copy bios carry no data: the engine allocates them without a vec list, and clones
+    /// inherit the slot of the bio they are cloned from, so the slot of a copy bio holds its
+    /// context or null.
+    #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
+    fn copy_ctx_slot(&self) -> Option<*mut *mut bindings::blk_copy_ctx> {
+        if !matches!(self.op(), ReqOp::CopySrc | ReqOp::CopyDst) {
+            return None;
+        }
+        // SAFETY: By the type invariant the bio is valid; this only computes the address of a
+        // field, it reads nothing.
+        Some(unsafe { &raw mut (*self.as_raw()).__bindgen_anon_1.bi_copy_ctx })
+    }
+
     /// Borrows the copy context of a copy bio, attached with [`OwnedBio::set_copy_ctx`] to the
     /// bio or to the one it was cloned from; `None` if there is none.
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
     pub fn copy_ctx<T: CopyContext>(&self) -> Option<ArcBorrow<'_, T>> {
-        // SAFETY: As in `op`.
-        let ctx = unsafe { (*self.as_raw()).bi_copy_ctx }.cast::<c_void>();
+        let slot = self.copy_ctx_slot()?;
+        // SAFETY: `slot` is a field of the valid bio that is not changed while it is borrowed
+        // (as in `op`); for a copy bio it holds a context or null.
+        let ctx = unsafe { *slot }.cast::<c_void>();
         // SAFETY: `T` is the only `CopyContext`, so a non-NULL context came from
         // `Arc::<T>::into_foreign`. It is taken back only from an `OwnedBio` the context was
         // attached to, once it has completed: not while `self` is borrowed (the type invariant),
@@ -173,7 +191,7 @@ pub trait EndIo {
 /// # Invariants
 ///
 /// `ptr` is a valid bio that is not in flight and that nothing else refers to; this handle holds
-/// its only reference.
+/// its only reference. A copy bio has no vec list.
 pub struct OwnedBio {
     ptr: NonNull<bindings::bio>,
 }
@@ -183,6 +201,9 @@ unsafe impl Send for OwnedBio {}
 
 impl OwnedBio {
     /// Allocates a bio for `op` on `bdev` from `bio_set`, with room for `nr_vecs` pages.
+    ///
+    /// Fails with `EINVAL` for a copy operation with room for pages: copy bios carry no data,
+    /// and their copy context takes the place of the vec list.
     pub fn alloc(
         bdev: &BlockDevice,
         op: ReqOp,
@@ -190,6 +211,9 @@ impl OwnedBio {
         bio_set: &'static BioSet,
         flags: Flags,
     ) -> Result<Self> {
+        if nr_vecs != 0 && matches!(op, ReqOp::CopySrc | ReqOp::CopyDst) {
+            return Err(EINVAL);
+        }
         // SAFETY: `bdev` is valid, as is `bio_set` by its type invariant.
         let ptr = unsafe {
             bindings::bio_alloc_bioset(
@@ -200,7 +224,8 @@ impl OwnedBio {
                 bio_set.0.get(),
             )
         };
-        // INVARIANT: A new bio, with its one reference.
+        // INVARIANT: A new bio, with its one reference; a copy bio got no vec list (checked
+        // above).
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
         })
@@ -212,10 +237,17 @@ impl OwnedBio {
         unsafe { (*self.ptr.as_ptr()).bi_iter.bi_sector = sector };
     }
 
-    /// Sets the length of a bio that carries no data, such as a copy bio.
-    pub fn set_size(&mut self, size: u32) {
+    /// Sets the length of a copy bio, which carries no data.
+    ///
+    /// Fails with `EINVAL` for any other bio: the length of a bio with data is that of its
+    /// pages, which [`OwnedBio::add_page`] sets.
+    pub fn set_size(&mut self, size: u32) -> Result {
+        if !matches!(self.op(), ReqOp::CopySrc | ReqOp::CopyDst) {
+            return Err(EINVAL);
+        }
         // SAFETY: As in `set_sector`.
         unsafe { (*self.ptr.as_ptr()).bi_iter.bi_size = size };
+        Ok(())
     }
 
     /// Keeps the block layer from merging the bio with others (`REQ_NOMERGE`).
@@ -249,16 +281,18 @@ impl OwnedBio {
     }
 
     /// Attaches a copy context to a copy bio; clones made of it while it is in flight inherit
-    /// it. Fails with `EBUSY`, dropping `ctx`, if one is attached already.
+    /// it. Fails, dropping `ctx`, with `EINVAL` if the bio is not a copy bio, and with `EBUSY` if
+    /// a context is attached already.
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
     pub fn set_copy_ctx<T: CopyContext>(&mut self, ctx: Arc<T>) -> Result {
-        let bio = self.ptr.as_ptr();
-        // SAFETY: By the type invariant the bio is valid and ours alone.
+        let slot = self.copy_ctx_slot().ok_or(EINVAL)?;
+        // SAFETY: The bio is ours alone, so is its slot; a copy bio allocated here has no vec
+        // list (`alloc`), so the slot holds a context or null.
         unsafe {
-            if !(*bio).bi_copy_ctx.is_null() {
+            if !(*slot).is_null() {
                 return Err(EBUSY);
             }
-            (*bio).bi_copy_ctx = ctx.into_foreign().cast();
+            *slot = ctx.into_foreign().cast();
         }
         Ok(())
     }
@@ -266,9 +300,10 @@ impl OwnedBio {
     /// Takes back the copy context attached with [`OwnedBio::set_copy_ctx`].
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
     pub fn take_copy_ctx<T: CopyContext>(&mut self) -> Option<Arc<T>> {
-        let bio = self.ptr.as_ptr();
-        // SAFETY: By the type invariant the bio is valid and ours alone.
-        let ctx = unsafe { mem::replace(&mut (*bio).bi_copy_ctx, core::ptr::null_mut()) };
+        let slot = self.copy_ctx_slot()?;
+        // SAFETY: The bio is ours alone, so is its slot, which holds a context or null; null is
+        // what `bio_init()` leaves in the slot of a bio without a vec list.
+        let ctx = unsafe { mem::replace(&mut *slot, core::ptr::null_mut()) };
         // SAFETY: `T` is the only `CopyContext`, so a non-NULL context came from
         // `Arc::<T>::into_foreign`, on this bio: an `OwnedBio` is allocated here, never a clone.
         // It was detached above, so it is taken back once. The bio is not in flight, so no clone
@@ -299,9 +334,11 @@ impl Drop for OwnedBio {
         // A copy context still attached would leak: C does not know it.
         #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
         {
-            // SAFETY: By the type invariant the bio is valid.
-            let attached = unsafe { !(*self.ptr.as_ptr()).bi_copy_ctx.is_null() };
-            crate::warn_on!(attached);
+            if let Some(slot) = self.copy_ctx_slot() {
+                // SAFETY: By the type invariant the bio is valid and ours alone.
+                let attached = unsafe { !(*slot).is_null() };
+                crate::warn_on!(attached);
+            }
         }
         // SAFETY: By the type invariant this is the bio's only reference, and it is not in
         // flight.
