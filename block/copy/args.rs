@@ -3,6 +3,8 @@
 //! A copy as a caller described it in `struct blk_copy_params`: validated once, then counted,
 //! traced and reported to the caller phase by phase.
 
+use core::ops::Range;
+
 use kernel::{
     block::{
         bdev::BlockDevice,
@@ -86,23 +88,24 @@ impl CopyArgs {
         self.fallback
     }
 
-    /// Traces that the copy from byte `from` on is to be done by `method`.
-    pub(crate) fn trace_start(&self, method: Method, from: u64) {
+    /// Traces that `part` of the copy (its bytes from `part.start` to `part.end`) is to be done by
+    /// `method`.
+    pub(crate) fn trace_start(&self, method: Method, part: Range<u64>) {
         copy::trace_submit(
             self.src_bdev(),
             self.dst_bdev(),
-            self.total - from,
-            plan::nr_segs_from(&self.src, from),
-            plan::nr_segs_from(&self.dst, from),
+            part.end - part.start,
+            plan::nr_segs_in(&self.src, part.clone()),
+            plan::nr_segs_in(&self.dst, part),
             method == Method::Offload,
         );
     }
 
-    /// Counts and traces the end of the part of the copy from byte `from` on, done by `method`,
-    /// which stopped after `copied` bytes of the whole copy with `result`.
-    pub(crate) fn record(&self, method: Method, from: u64, copied: u64, result: Result) {
+    /// Counts and traces the end of `part` of the copy, done by `method`, which stopped after
+    /// `copied` bytes of the whole copy with `result`.
+    pub(crate) fn record(&self, method: Method, part: Range<u64>, copied: u64, result: Result) {
         let (src, dst) = (self.src_bdev(), self.dst_bdev());
-        let (len, done) = (self.total - from, copied.saturating_sub(from));
+        let (len, done) = (part.end - part.start, copied.saturating_sub(part.start));
         stats::account(dst, method, len, done, result);
         copy::trace_complete(src, dst, len, done, result, method == Method::Offload);
     }

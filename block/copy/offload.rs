@@ -9,8 +9,15 @@
 //! by the chunks in flight, never by the number of bytes.
 //!
 //! When the devices refuse a chunk (`EOPNOTSUPP`) and the caller did not ask for offload only,
-//! the kernel copies the rest ([`onload::finish`]): in the caller's task for a synchronous copy,
-//! so that it stays killable, on the engine's workqueue for an asynchronous one.
+//! the kernel copies a part from that chunk on ([`onload::copy_part`]), then the devices go on
+//! with the rest in a new round of chunks: a refusal that passes (a dm device suspended for a
+//! moment, a chunk across two dm targets) costs a chunk's worth of copying through the host,
+//! not the rest of the copy. A copy refused before the devices copied any of it is theirs to
+//! refuse, and the kernel copies all the rest. The kernel copies in the caller's task for a
+//! synchronous copy, so that it stays killable, on the engine's workqueue for an asynchronous
+//! one.
+
+use core::ops::Range;
 
 use kernel::{
     block::status::Status,
@@ -96,16 +103,61 @@ impl Outcome {
     }
 }
 
+/// A job's state. The job goes in rounds: each offloads chunks from `round_from` on until one
+/// does not copy, or to the end of the copy, and then finishes (`finished`), once no chunk is
+/// in flight and no issuer runs.
 struct JobState {
     plan: Plan,
+    /// Where the round began: 0, or the end of the last part the kernel copied.
+    round_from: u64,
     in_flight: usize,
-    /// An issuer is running or queued: completions need not queue another.
+    /// An issuer is running or queued: completions need not queue another, and the round
+    /// does not finish.
     issuing: bool,
     outcome: Outcome,
     finished: bool,
-    /// Where the kernel is to go on copying, once the offload has finished: the bytes the
-    /// devices copied.
-    fallback_from: Option<u64>,
+    /// Bytes the devices copied in the rounds that finished.
+    offloaded: u64,
+    /// Length of the last part the kernel copied after a refusal.
+    onload_len: u64,
+    /// The part the kernel copies before the next round, when the round ended with a refusal.
+    onload: Option<Range<u64>>,
+}
+
+impl JobState {
+    /// The state of a job that is to issue the first chunk of `plan`.
+    fn new(plan: Plan) -> Self {
+        Self {
+            plan,
+            round_from: 0,
+            in_flight: 0,
+            issuing: true,
+            outcome: Outcome::new(),
+            finished: false,
+            offloaded: 0,
+            onload_len: 0,
+            onload: None,
+        }
+    }
+
+    /// The round ended with the devices refusing the chunk at `at`: the part of the copy the
+    /// kernel copies before the devices go on.
+    ///
+    /// Devices that refuse a copy before copying any of it refuse it all: the kernel copies the
+    /// rest. A refusal after chunks were copied passes: the kernel copies one chunk's worth.
+    /// Each round then refused at its start doubles the part, so devices that keep refusing
+    /// cost a refused chunk per doubling, and a suspend no more than twice what the kernel
+    /// copies while it lasts.
+    fn refused(&mut self, at: u64, total: u64) -> Range<u64> {
+        self.onload_len = if self.offloaded == 0 {
+            u64::MAX
+        } else if at == self.round_from {
+            self.onload_len.saturating_mul(2)
+        } else {
+            self.plan.max_bytes()
+        };
+        at..at.saturating_add(self.onload_len).min(total)
+    }
 }
 
 /// One `blkdev_copy()` call while the devices copy.
@@ -117,10 +169,10 @@ pub(crate) struct OffloadJob {
     /// Issues chunks.
     #[pin]
     work: Work<OffloadJob, 0>,
-    /// Copies the rest of an asynchronous copy in the kernel.
+    /// Copies a part an asynchronous copy's devices refused in the kernel.
     #[pin]
     fallback: Work<OffloadJob, 1>,
-    /// Completed when the job has finished.
+    /// Completed when a round has finished, for a synchronous copy's waiter.
     #[pin]
     done: Completion,
 }
@@ -142,10 +194,15 @@ impl WorkItem<1> for OffloadJob {
     type Pointer = Arc<OffloadJob>;
 
     fn run(this: Arc<OffloadJob>) {
-        let from = this.state.lock().fallback_from.unwrap_or(0);
-        // SAFETY: Queued once, by `finish`, which left the rest of the copy and its report to
-        // this; the job's last use of the copy.
-        let _ = unsafe { onload::finish(&this.args, from) };
+        let part = this.state.lock().onload.clone();
+        // Queued by `finish` only with a part to copy.
+        let Some(part) = part else {
+            return;
+        };
+        let from = part.end;
+        if Self::onload(&this, part).is_none() {
+            Self::restart(&this, from);
+        }
     }
 }
 
@@ -169,12 +226,12 @@ impl OffloadJob {
     /// Once an asynchronous copy started, it finishes exactly once: it writes the outcome into
     /// the caller's parameters and calls their `end_io`.
     pub(crate) fn copy(args: CopyArgs) -> Result {
-        args.trace_start(Method::Offload, 0);
+        args.trace_start(Method::Offload, 0..args.total);
         let plan = match Self::plan(&args) {
             Ok(plan) => plan,
             Err(e) => {
                 // The devices cannot offload any of it.
-                args.record(Method::Offload, 0, 0, Err(e));
+                args.record(Method::Offload, 0..args.total, 0, Err(e));
                 return if args.fallback() {
                     onload::start(args)
                 } else {
@@ -184,23 +241,13 @@ impl OffloadJob {
         };
         let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
             // Not started: counted, and the caller hears of it from the return value only.
-            args.record(Method::Offload, 0, 0, Err(ENOMEM));
+            args.record(Method::Offload, 0..args.total, 0, Err(ENOMEM));
             return Err(ENOMEM);
         };
         let is_async = args.is_async();
         let job = job.pin_init_with(pin_init!(Self {
             args,
-            state <- new_spinlock_irq!(
-                JobState {
-                    plan,
-                    in_flight: 0,
-                    issuing: true,
-                    outcome: Outcome::new(),
-                    finished: false,
-                    fallback_from: None,
-                },
-                "blk_copy_offload_job"
-            ),
+            state <- new_spinlock_irq!(JobState::new(plan), "blk_copy_offload_job"),
             work <- new_work!("blk_copy_offload"),
             fallback <- new_work!("blk_copy_fallback"),
             done <- Completion::new(),
@@ -213,16 +260,64 @@ impl OffloadJob {
         if is_async {
             return Err(EIOCBQUEUED);
         }
-        Self::wait(&job);
-        let st = job.state.lock();
-        let (fallback_from, (_, result)) = (st.fallback_from, st.outcome.result(job.args.total));
-        drop(st);
-        match fallback_from {
-            // SAFETY: `finish` left the rest of the copy and its report to the waiter; the job
-            // is done with the copy.
-            Some(from) => unsafe { onload::finish(&job.args, from) },
-            None => result,
+        loop {
+            Self::wait(&job);
+            let st = job.state.lock();
+            let (part, (_, result)) = (st.onload.clone(), st.outcome.result(job.args.total));
+            drop(st);
+            let Some(part) = part else {
+                return result;
+            };
+            let from = part.end;
+            if let Some(result) = Self::onload(&job, part) {
+                return result;
+            }
+            // SAFETY: The round finished: the `complete_all()` the wait saw was its last use of
+            // `done`, and nothing else waits for it.
+            unsafe { job.done.reinit() };
+            Self::restart(&job, from);
         }
+    }
+
+    /// Has the kernel copy `part`, which the devices refused. Reports the copy and returns its
+    /// result when it ends there: the part did not copy, or it was the rest of the copy.
+    ///
+    /// Called once a round has finished: no chunk is in flight and no issuer runs.
+    fn onload(this: &Arc<Self>, part: Range<u64>) -> Option<Result> {
+        let args = &this.args;
+        let end = part.end;
+        let (copied, result) = onload::copy_part(args, part);
+        if result.is_ok() && end < args.total {
+            return None;
+        }
+        let offloaded = this.state.lock().offloaded;
+        // SAFETY: The copy ends here, once: the round finished, and no other round starts.
+        unsafe { args.params().complete(copied, offloaded, result) };
+        Some(result)
+    }
+
+    /// Starts a new round of chunks from byte `from` on, once the kernel copied the part before
+    /// it that the devices refused.
+    ///
+    /// Called once a round has finished: no chunk is in flight and no issuer runs.
+    fn restart(this: &Arc<Self>, from: u64) {
+        let args = &this.args;
+        {
+            let mut st = this.state.lock();
+            // With the limits of now: a limit lowered meanwhile cuts the chunks rather than
+            // having them refused.
+            if let Ok(plan) = Self::plan(args) {
+                st.plan = plan;
+            }
+            st.plan.rewind(&args.src, &args.dst, from);
+            st.round_from = from;
+            st.outcome = Outcome::new();
+            st.finished = false;
+            st.issuing = true;
+            st.onload = None;
+        }
+        args.trace_start(Method::Offload, from..args.total);
+        Self::issue(this);
     }
 
     /// Waits until the job has finished, as I/O; a fatal signal stops the job from issuing more
@@ -263,8 +358,9 @@ impl OffloadJob {
                 };
                 let Some(chunk) = chunk else {
                     st.issuing = false;
-                    // Stopped while no chunk was in flight: no completion is left to finish.
-                    let finish = st.outcome.stopped() && st.in_flight == 0 && !st.finished;
+                    // No chunk in flight: no completion is left to finish the round.
+                    let more = !st.outcome.stopped() && st.plan.remaining() > 0;
+                    let finish = !more && st.in_flight == 0 && !st.finished;
                     st.finished |= finish;
                     let outcome = st.outcome;
                     drop(st);
@@ -294,28 +390,37 @@ impl OffloadJob {
         }
     }
 
-    /// The offload has finished: counts it, then reports the outcome to the caller, once, or
-    /// has the kernel copy the rest first.
+    /// The round has finished: counts it, then reports the outcome to the caller, once, or
+    /// has the kernel copy the part the devices refused first.
     fn finish(this: &Arc<Self>, outcome: Outcome) {
         let args = &this.args;
         let (copied, result) = outcome.result(args.total);
-        args.record(Method::Offload, 0, copied, result);
-        if result == Err(EOPNOTSUPP) && args.fallback() {
-            this.state.lock().fallback_from = Some(copied);
-            if args.is_async() {
-                // Copying sleeps: leave interrupt context. Queued once, as the job finishes once.
-                let _ = args
-                    .params()
-                    .onload_workqueue()
-                    .enqueue::<_, 1>(this.clone());
-                return;
-            }
-            // The waiter copies the rest.
-        } else {
-            // SAFETY: The job finishes once, and this is the last use of the copy: the job
-            // issues no more chunks, and its waiter only looks at its own state.
-            unsafe { args.params().complete(copied, copied, result) };
+        let mut st = this.state.lock();
+        let from = st.round_from;
+        st.offloaded += copied.saturating_sub(from);
+        let part =
+            (result == Err(EOPNOTSUPP) && args.fallback()).then(|| st.refused(copied, args.total));
+        st.onload = part.clone();
+        let offloaded = st.offloaded;
+        drop(st);
+        // The round counts as refused what the kernel copies in its place.
+        let end = part.as_ref().map_or(args.total, |part| part.end);
+        args.record(Method::Offload, from..end, copied, result);
+        if part.is_none() {
+            // SAFETY: The round finishes once, and with it the copy: this is the last use of
+            // the copy, as the job issues no more chunks, and its waiter only looks at its own
+            // state.
+            unsafe { args.params().complete(copied, offloaded, result) };
+        } else if args.is_async() {
+            // Copying sleeps: leave interrupt context. Queued once a round, as a round
+            // finishes once.
+            let _ = args
+                .params()
+                .onload_workqueue()
+                .enqueue::<_, 1>(this.clone());
+            return;
         }
+        // Otherwise the waiter copies the part.
         this.done.complete_all();
     }
 }
@@ -333,7 +438,8 @@ impl Chunks for OffloadJob {
             st.outcome.fail(offset, e);
         }
         let more = !st.outcome.stopped() && st.plan.remaining() > 0;
-        let finish = !more && st.in_flight == 0 && !st.finished;
+        // A running issuer finishes the round itself when it stops.
+        let finish = !more && st.in_flight == 0 && !st.issuing && !st.finished;
         st.finished |= finish;
         // A running issuer sees the room this completion made when it takes the lock next.
         let queue = more && !st.issuing;
@@ -383,5 +489,28 @@ mod tests {
         // One before the stop fails: its error is the copy's.
         outcome.fail(1 << 20, EIO);
         assert_eq!(outcome.result(8 << 20), (1 << 20, Err(EIO)));
+    }
+
+    #[test]
+    fn a_passing_refusal_costs_a_chunk_and_each_repeated_one_twice_more() -> Result {
+        const MIB: u64 = 1 << 20;
+        let total = 64 * MIB;
+        let mut st = JobState::new(Plan::new(total, MIB, 1, 1)?);
+        // Refused before the devices copied anything: the kernel copies all of it.
+        assert_eq!(st.refused(0, total), 0..total);
+        // Refused after 3 MiB were copied: a chunk.
+        st.offloaded = 3 * MIB;
+        assert_eq!(st.refused(3 * MIB, total), 3 * MIB..4 * MIB);
+        // The next rounds are refused at their start: twice as much each time.
+        st.round_from = 4 * MIB;
+        assert_eq!(st.refused(4 * MIB, total), 4 * MIB..6 * MIB);
+        st.round_from = 6 * MIB;
+        assert_eq!(st.refused(6 * MIB, total), 6 * MIB..10 * MIB);
+        // A round that copies starts over at a chunk; no part goes past the copy.
+        st.round_from = 10 * MIB;
+        assert_eq!(st.refused(63 * MIB + 512, total), 63 * MIB + 512..total);
+        st.round_from = 63 * MIB + 512;
+        assert_eq!(st.refused(63 * MIB + 512, total), 63 * MIB + 512..total);
+        Ok(())
     }
 }

@@ -14,6 +14,8 @@
 //! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
 //! is all or nothing in what the copy reports. A fatal signal stops the copy between batches.
 
+use core::ops::Range;
+
 use kernel::{
     block::{
         bdev::BlockDevice,
@@ -70,7 +72,7 @@ impl WorkItem for OnloadJob {
 
     fn run(this: Arc<OnloadJob>) {
         // SAFETY: The job is all the engine does of the copy, and ends with this.
-        let _ = unsafe { finish(&this.args, 0) };
+        let _ = unsafe { finish(&this.args) };
     }
 }
 
@@ -79,12 +81,12 @@ impl WorkItem for OnloadJob {
 pub(crate) fn start(args: CopyArgs) -> Result {
     if !args.is_async() {
         // SAFETY: This is all the engine does of the copy.
-        return unsafe { finish(&args, 0) };
+        return unsafe { finish(&args) };
     }
     let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
         // Not started: counted, and the caller hears of it from the return value only.
-        args.trace_start(Method::Onload, 0);
-        args.record(Method::Onload, 0, 0, Err(ENOMEM));
+        args.trace_start(Method::Onload, 0..args.total);
+        args.record(Method::Onload, 0..args.total, 0, Err(ENOMEM));
         return Err(ENOMEM);
     };
     let wq = args.params().onload_workqueue();
@@ -100,20 +102,27 @@ pub(crate) fn start(args: CopyArgs) -> Result {
     Err(EIOCBQUEUED)
 }
 
-/// Copies the rest of `args`, from byte `from` on, where an offload stopped (`from` bytes the
-/// devices copied) or from the start, then counts it and reports the whole copy to the caller.
+/// Copies all of `args`, then reports it to the caller.
 ///
 /// # Safety
 ///
-/// Called once per copy, as the last thing the engine does with it: nothing reported the copy
-/// before, and for an asynchronous copy nothing of `args` is used afterwards.
-pub(crate) unsafe fn finish(args: &CopyArgs, from: u64) -> Result {
-    args.trace_start(Method::Onload, from);
-    let (copied, result) = copy(args, from);
-    args.record(Method::Onload, from, copied, result);
+/// Called once per copy, as all the engine does with it: nothing reported the copy before, and
+/// for an asynchronous copy nothing of `args` is used afterwards.
+unsafe fn finish(args: &CopyArgs) -> Result {
+    let (copied, result) = copy_part(args, 0..args.total);
     // SAFETY: By the safety requirements.
-    unsafe { args.params().complete(copied, from, result) };
+    unsafe { args.params().complete(copied, 0, result) };
     result
+}
+
+/// Copies `part` of `args` (its bytes from `part.start` to `part.end`), and counts and traces
+/// it. Returns the bytes of the whole copy that were copied when it stopped (`part.end` when it
+/// did not stop early), and the outcome.
+pub(crate) fn copy_part(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
+    args.trace_start(Method::Onload, part.clone());
+    let (copied, result) = copy(args, part.clone());
+    args.record(Method::Onload, part, copied, result);
+    (copied, result)
 }
 
 /// One piece of a batch: `len` bytes from `src` to `dst`, `done` bytes into the copy, staged
@@ -126,10 +135,11 @@ struct Piece {
     page: usize,
 }
 
-/// Copies `args` through a buffer from byte `from` on; returns the bytes of the whole copy that
-/// were copied (`from` and what this copied after it) and the outcome.
-fn copy(args: &CopyArgs, from: u64) -> (u64, Result) {
-    let buf_len = BUF_BYTES.min(args.total - from);
+/// Copies `part` of `args` through a buffer; returns the bytes of the whole copy that were
+/// copied (`part.start` and what this copied after it) and the outcome.
+fn copy(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
+    let from = part.start;
+    let buf_len = BUF_BYTES.min(part.end - from);
     let mut pages = KVec::new();
     for _ in 0..buf_len.div_ceil(PAGE_SIZE as u64) {
         match Page::alloc_page(GFP_NOIO) {
@@ -148,7 +158,8 @@ fn copy(args: &CopyArgs, from: u64) -> (u64, Result) {
     // One contiguous piece on each side per chunk, at most a buffer long. The buffer and the
     // room left in it are multiples of every logical block size up to the page size, and of
     // larger ones as pieces are multiples of those.
-    let mut plan = match Plan::new(args.total, buf_len, 1, 1) {
+    // Planned up to the end of the part only.
+    let mut plan = match Plan::new(part.end, buf_len, 1, 1) {
         Ok(plan) => plan,
         Err(e) => return (from, Err(e)),
     };
@@ -184,7 +195,7 @@ fn copy(args: &CopyArgs, from: u64) -> (u64, Result) {
             used += chunk.len.div_ceil(PAGE_SIZE as u64) as usize;
         }
         if batch.is_empty() {
-            return (args.total, Ok(()));
+            return (part.end, Ok(()));
         }
         if let Err(e) = copy_batch(args, &batch, &pages) {
             return (batch.first().map_or(0, |p| p.done), Err(e));

@@ -6,6 +6,8 @@
 //! the same) one, all in bytes. The source segments are read in order as one stream and written
 //! in order over the destination segments, so both lists must add up to the same length.
 
+use core::ops::Range;
+
 use kernel::{
     block::{
         bdev::BlockDevice,
@@ -272,10 +274,11 @@ pub(crate) struct Chunk {
     pub(crate) nr_dst: usize,
 }
 
-/// The number of segments of `segs` that hold bytes after the first `from`.
-pub(crate) fn nr_segs_from(segs: &[Seg], from: u64) -> usize {
-    let (_, at, _) = Cursor::default().reach(segs, usize::MAX, from);
-    segs.len().saturating_sub(at.idx)
+/// The number of segments of `segs` that hold bytes of `part` of the copy.
+pub(crate) fn nr_segs_in(segs: &[Seg], part: Range<u64>) -> usize {
+    let (_, at, _) = Cursor::default().reach(segs, usize::MAX, part.start);
+    let (_, _, touched) = at.reach(segs, usize::MAX, part.end.saturating_sub(part.start));
+    touched
 }
 
 /// Cuts a validated copy into chunks of at most `max_bytes` bytes, `max_src` source pieces and
@@ -292,6 +295,16 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Where the first chunk starts.
+    const START: Chunk = Chunk {
+        src: Cursor { idx: 0, off: 0 },
+        dst: Cursor { idx: 0, off: 0 },
+        len: 0,
+        done: 0,
+        nr_src: 0,
+        nr_dst: 0,
+    };
+
     /// Plans a validated copy of `total` bytes.
     ///
     /// `max_bytes` must be a multiple of the alignment the copy was validated with; all limits
@@ -301,14 +314,7 @@ impl Plan {
             return Err(EINVAL);
         }
         Ok(Self {
-            next: Chunk {
-                src: Cursor::default(),
-                dst: Cursor::default(),
-                len: 0,
-                done: 0,
-                nr_src: 0,
-                nr_dst: 0,
-            },
+            next: Self::START,
             total,
             max_bytes,
             max_src: max_src.into(),
@@ -323,6 +329,18 @@ impl Plan {
         (_, self.next.src, _) = self.next.src.reach(src, usize::MAX, from);
         (_, self.next.dst, _) = self.next.dst.reach(dst, usize::MAX, from);
         self.next.done += from;
+    }
+
+    /// Goes back (or on) to `from` bytes into the copy of `src` to `dst`: the next chunk starts
+    /// there, whatever was handed out before.
+    pub(crate) fn rewind(&mut self, src: &[Seg], dst: &[Seg], from: u64) {
+        self.next = Self::START;
+        self.skip(src, dst, from);
+    }
+
+    /// The most bytes a chunk has.
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// Bytes handed out in chunks so far: the offset of the next chunk.
@@ -654,9 +672,11 @@ mod tests {
         // A fallback after an offload stopped 6 KiB in: inside the second source segment.
         let src = [seg(0, 4096), seg(8192, 4096), seg(16384, 4096)];
         let dst = [seg(65536, 12288)];
-        assert_eq!(nr_segs_from(&src, 6144), 2);
-        assert_eq!(nr_segs_from(&src, 8192), 1);
-        assert_eq!(nr_segs_from(&dst, 12288), 0);
+        assert_eq!(nr_segs_in(&src, 6144..12288), 2);
+        assert_eq!(nr_segs_in(&src, 8192..12288), 1);
+        assert_eq!(nr_segs_in(&src, 2048..6144), 2);
+        assert_eq!(nr_segs_in(&src, 4096..8192), 1);
+        assert_eq!(nr_segs_in(&dst, 12288..12288), 0);
         let mut plan = Plan::new(12288, 1 << 20, 4, 1)?;
         plan.skip(&src, &dst, 6144);
         assert_eq!((plan.issued(), plan.remaining()), (6144, 6144));
@@ -670,6 +690,12 @@ mod tests {
             Some((65536 + 6144, 6144))
         );
         assert!(plan.next_chunk(&src, &dst).is_none());
+        // Offloading again where the kernel stopped copying a refused part, 4 KiB in.
+        plan.rewind(&src, &dst, 4096);
+        let chunk = plan.next_chunk(&src, &dst).ok_or(EINVAL)?;
+        assert_eq!((chunk.len, chunk.done, chunk.nr_src), (8192, 4096, 2));
+        assert_eq!(chunk.src.pieces(&src, chunk.len).next(), Some((8192, 4096)));
+        assert_eq!(plan.remaining(), 0);
         Ok(())
     }
 

@@ -163,8 +163,8 @@ impl CopyParams {
         unsafe { Queue::from_raw(bindings::blk_copy_onload_wq) }
     }
 
-    /// Reports the outcome to the caller: `copied` bytes, the first `offloaded` of them by the
-    /// devices, then `result`; then calls `end_io` for an asynchronous copy.
+    /// Reports the outcome to the caller: `copied` bytes, `offloaded` of them by the devices,
+    /// then `result`; then calls `end_io` for an asynchronous copy.
     ///
     /// # Safety
     ///
