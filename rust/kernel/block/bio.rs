@@ -144,7 +144,7 @@ impl Bio {
     /// context or null.
     #[cfg(CONFIG_BLK_COPY_OFFLOAD)]
     fn copy_ctx_slot(&self) -> Option<*mut *mut bindings::blk_copy_ctx> {
-        if !matches!(self.op(), ReqOp::CopySrc | ReqOp::CopyDst) {
+        if !self.op().is_copy() {
             return None;
         }
         // SAFETY: By the type invariant the bio is valid; this only computes the address of a
@@ -211,7 +211,7 @@ impl OwnedBio {
         bio_set: &'static BioSet,
         flags: Flags,
     ) -> Result<Self> {
-        if nr_vecs != 0 && matches!(op, ReqOp::CopySrc | ReqOp::CopyDst) {
+        if nr_vecs != 0 && op.is_copy() {
             return Err(EINVAL);
         }
         // SAFETY: `bdev` is valid, as is `bio_set` by its type invariant.
@@ -242,7 +242,7 @@ impl OwnedBio {
     /// Fails with `EINVAL` for any other bio: the length of a bio with data is that of its
     /// pages, which [`OwnedBio::add_page`] sets.
     pub fn set_size(&mut self, size: u32) -> Result {
-        if !matches!(self.op(), ReqOp::CopySrc | ReqOp::CopyDst) {
+        if !self.op().is_copy() {
             return Err(EINVAL);
         }
         // SAFETY: As in `set_sector`.

@@ -56,4 +56,9 @@ impl ReqOp {
             Self::Other(op) => op & bindings::REQ_OP_MASK,
         }
     }
+
+    /// Whether this is one side of a copy offload (`op_is_copy()`).
+    pub fn is_copy(self) -> bool {
+        matches!(self, Self::CopySrc | Self::CopyDst)
+    }
 }
