@@ -118,7 +118,8 @@ struct JobState {
     finished: bool,
     /// Bytes the devices copied in the rounds that finished.
     offloaded: u64,
-    /// Length of the last part the kernel copied after a refusal.
+    /// Length of the last part the kernel copied after a refusal; `u64::MAX` when that part
+    /// was the rest of the copy.
     onload_len: u64,
     /// The part the kernel copies before the next round, when the round ended with a refusal.
     onload: Option<Range<u64>>,
@@ -197,6 +198,7 @@ impl WorkItem<1> for OffloadJob {
         let part = this.state.lock().onload.clone();
         // Queued by `finish` only with a part to copy.
         let Some(part) = part else {
+            kernel::warn_on!(true);
             return;
         };
         let from = part.end;
@@ -297,16 +299,18 @@ impl OffloadJob {
     }
 
     /// Starts a new round of chunks from byte `from` on, once the kernel copied the part before
-    /// it that the devices refused.
+    /// it that the devices refused. Chunks of the last round that completed after the refused
+    /// one are copied again.
     ///
     /// Called once a round has finished: no chunk is in flight and no issuer runs.
     fn restart(this: &Arc<Self>, from: u64) {
         let args = &this.args;
+        // With the limits of now: a limit lowered meanwhile cuts the chunks rather than having
+        // them refused.
+        let plan = Self::plan(args);
         {
             let mut st = this.state.lock();
-            // With the limits of now: a limit lowered meanwhile cuts the chunks rather than
-            // having them refused.
-            if let Ok(plan) = Self::plan(args) {
+            if let Ok(plan) = plan {
                 st.plan = plan;
             }
             st.plan.rewind(&args.src, &args.dst, from);
@@ -317,11 +321,18 @@ impl OffloadJob {
             st.onload = None;
         }
         args.trace_start(Method::Offload, from..args.total);
-        Self::issue(this);
+        if args.is_async() {
+            // From the issuing workqueue, whose work is never held up behind copies the kernel
+            // does: this runs on the onload workqueue. Nothing else queues it while `issuing`
+            // is set.
+            let _ = args.params().workqueue().enqueue::<_, 0>(this.clone());
+        } else {
+            Self::issue(this);
+        }
     }
 
-    /// Waits until the job has finished, as I/O; a fatal signal stops the job from issuing more
-    /// chunks, and it finishes once the chunks in flight have.
+    /// Waits until the round has finished, as I/O; a fatal signal stops the job from issuing
+    /// more chunks, and the round finishes once the chunks in flight have.
     ///
     /// Waits in slices, as `submit_bio_wait()` does, so that a long copy neither trips the
     /// hung task detector nor keeps a killed task waiting for more than the chunks in flight.
@@ -420,7 +431,7 @@ impl OffloadJob {
                 .enqueue::<_, 1>(this.clone());
             return;
         }
-        // Otherwise the waiter copies the part.
+        // Wakes the waiter of a synchronous copy, to copy the part or return.
         this.done.complete_all();
     }
 }

@@ -118,10 +118,14 @@ unsafe fn finish(args: &CopyArgs) -> Result {
 /// Copies `part` of `args` (its bytes from `part.start` to `part.end`), and counts and traces
 /// it. Returns the bytes of the whole copy that were copied when it stopped (`part.end` when it
 /// did not stop early), and the outcome.
+///
+/// A part that fails ends the copy: it is counted as failing with the rest of the copy not
+/// copied.
 pub(crate) fn copy_part(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
     args.trace_start(Method::Onload, part.clone());
     let (copied, result) = copy(args, part.clone());
-    args.record(Method::Onload, part, copied, result);
+    let end = if result.is_ok() { part.end } else { args.total };
+    args.record(Method::Onload, part.start..end, copied, result);
     (copied, result)
 }
 
@@ -198,7 +202,7 @@ fn copy(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
             return (part.end, Ok(()));
         }
         if let Err(e) = copy_batch(args, &batch, &pages) {
-            return (batch.first().map_or(0, |p| p.done), Err(e));
+            return (batch.first().map_or(from, |p| p.done), Err(e));
         }
     }
 }
