@@ -127,6 +127,7 @@ def analyse(rows):
     bad, memcpy, devices, fails, guest, idle = [], [], {}, [], {}, []
     cpu_runs = defaultdict(list)
     latency = defaultdict(list)
+    suspend = []
     for r in rows:
         kind = r.get("kind")
         if kind == "memcpy" and r["secs"] > 0:
@@ -144,6 +145,10 @@ def analyse(rows):
             fails.append(f"{r['dev']}: {r['what']}")
         elif kind == "guest":
             guest = r
+        elif kind == "suspend":
+            if r["check"] != "ok":
+                bad.append(f"{r['dev']} suspend {r['suspend_ms']} ms rep {r['rep']}: {r['check']}")
+            suspend.append(r)
         elif kind == "latency":
             if r["check"] != "ok":
                 bad.append(f"{r['dev']} {r['method']} latency rep {r['rep']}: {r['check']}")
@@ -167,7 +172,26 @@ def analyse(rows):
         if secs else (0.0, 0.0)
     groups = {k: Group(v, idle_rate) for k, v in copies.items()}
     per_range = {k: Group(v, idle_rate) for k, v in per_range.items()}
-    return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency
+    return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend
+
+
+def suspend_table(runs):
+    """Rows of the dm suspend runs: each suspend length against the copies without one."""
+    plain = {r["rep"]: r for r in runs if r["suspend_ms"] == 0}
+    rows = []
+    for ms in sorted({r["suspend_ms"] for r in runs}):
+        reps = [r for r in runs if r["suspend_ms"] == ms]
+        ratios = [r["secs"] / plain[r["rep"]]["secs"] for r in reps
+                  if ms and r["rep"] in plain and plain[r["rep"]]["secs"] > 0]
+        secs = statistics.median(r["secs"] for r in reps)
+        rows.append([f"{ms} ms" if ms else "none", size_name(reps[0]["size"]), size_name(reps[0]["chunk"]),
+                     f"{secs * 1e3:.0f}", fmt(reps[0]["size"] / secs / MIB),
+                     f"{statistics.median(ratios):.2f}" if ratios else "-",
+                     fmt(statistics.median(r["offloaded"] for r in reps) / MIB),
+                     fmt(statistics.median(r["onloaded"] for r in reps) / MIB),
+                     f"{sum(r['within'] for r in reps)}/{len(reps)}" if ms else "-",
+                     "ok" if all(r["check"] == "ok" for r in reps) else "FAILED"])
+    return rows
 
 
 def cpu_per_gib(reps, idle):
@@ -399,7 +423,8 @@ def main():
         return 2
     results = Path(sys.argv[1])
     rows, info, problems = load(results)
-    groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency = analyse(rows)
+    groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend = \
+        analyse(rows)
     # Targets and plot only from measurements whose every check passed.
     good = {k: g for k, g in groups.items() if not g.bad}
     per_range_good = {k: g for k, g in per_range.items() if not g.bad}
@@ -489,6 +514,17 @@ def main():
            "the device's own data is allocated before (every block written once).", ""]
     md += table(["dev", "method", "size", "idle MiB", "peak over idle KiB", "check"], mem_rows) + [""]
 
+    if suspend:
+        md += ["## A dm suspend during a copy", "",
+               "BLKCOPY on dm-linear over rnull, without a suspend and with one that begins a quarter of the "
+               "way through (by the time of the copy before it), in turn. Medians; x none: time over that "
+               "of the copy without a suspend made just before; offloaded and onloaded: the dm disk's "
+               "copy_stats; within: copies the suspend began in. A chunk dm refuses while suspended is "
+               "copied by the kernel, then the devices go on; before, the kernel copied the rest of the "
+               "copy.", ""]
+        md += table(["suspend", "copy", "chunk", "ms", "MiB/s", "x none", "offloaded MiB", "onloaded MiB",
+                     "within", "check"], suspend_table(suspend)) + [""]
+
     verdicts = not_run(targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate,
                                latency), config)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
@@ -500,7 +536,7 @@ def main():
         [f"kernel report: {l}" for l in reports[:10]] + problems
     if guest_rc not in (None, "0"):
         trouble.append("guest timed out" if guest_rc == "124" else f"guest exited {guest_rc}")
-    if not groups:
+    if not groups and not suspend:
         trouble.append("no copy measurements")
     if trouble:
         md += ["## Problems", ""] + [f"- {t}" for t in trouble] + [""]

@@ -41,6 +41,9 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_PROFILE_BYTES:=64M}"		# bytes copied per call while profiling,
 : "${BENCH_PROFILE_RANGES:=1}"		# in this many ranges,
 : "${BENCH_PROFILE_ROUNDS:=1}"		# this many times
+: "${BENCH_SUSPEND_BYTES:=1G}"		# the dm suspend runs: a copy this long,
+: "${BENCH_SUSPEND_CHUNK:=256K}"		# in chunks of this size,
+: "${BENCH_SUSPEND_MS:=100}"		# with a suspend this long (empty bytes: none)
 : "${BENCH_OUT:=$BUILD/results/bench}"
 
 # QEMU NVMe namespace 1 as a drive offers it for bulk copies, not with make
@@ -56,7 +59,7 @@ out=$BENCH_OUT
 rm -rf "$out"
 mkdir -p "$out"
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \
-	"$BUILD/blktests-src/copy_bench" || exit 1
+	"$BUILD/blktests-src/copy_bench" "$BUILD/blktests-src/copy_ioctl" || exit 1
 
 {
 	vm_nvme_config

@@ -13,6 +13,7 @@
 # device is recorded and the rest continues.
 out=$1
 bin=$2/copy_bench
+helpers=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
 results=$out/results.jsonl
 FULL=$out/bench.log
@@ -243,6 +244,68 @@ bench_device() {
 	log "== $name: $((SECONDS - t0)) s"
 }
 
+# What a dm suspend (LVM suspends for every metadata change) costs a long
+# copy: BLKCOPY of BENCH_SUSPEND_BYTES on dm-linear over rnull, in chunks of
+# BENCH_SUSPEND_CHUNK, without a suspend, then with one of BENCH_SUSPEND_MS
+# that starts a quarter of the way through (by the time the copy before took),
+# in turn, BENCH_REPS times. One "suspend" line per copy: its time, what the
+# devices and the kernel copied (the dm disk's copy_stats) and whether the
+# suspend began while the copy ran; the last copy's data is compared.
+bench_suspend() {
+	local size chunk dm disk ms rep out_ioctl secs t0 off on within plain=1 check
+	local stats pid
+	size=$(bytes "$BENCH_SUSPEND_BYTES") chunk=$(bytes "$BENCH_SUSPEND_CHUNK")
+	log "== dm suspend"
+	if ! _configure_rnull rnull903 memory_backed=1 blocksize=4096 size=$((2 * size >> 20)) \
+		max_copy_bytes="$chunk" ||
+	   ! echo "0 $((2 * size >> 9)) linear /dev/rnull903 0" |
+		dmsetup create benchsuspend 2>>"$FULL"; then
+		fail dmsuspend "setup"
+		_exit_rnull >>"$FULL" 2>&1
+		return
+	fi
+	udevadm settle
+	dm=$(readlink -f /dev/mapper/benchsuspend) disk=${dm##*/}
+	stats=/sys/block/$disk/copy_stats
+	if run dmsuspend "fill" fill "$dm" 0 $((2 * size)); then
+		for ((rep = 0; rep < BENCH_REPS; rep++)); do
+			for ms in 0 "$BENCH_SUSPEND_MS"; do
+				off=$(cat "$stats/offloaded_bytes" 2>/dev/null || echo 0)
+				on=$(cat "$stats/onloaded_bytes" 2>/dev/null || echo 0)
+				within=0
+				t0=$(date +%s%N)
+				"$helpers/copy_ioctl" "$dm" "0:$size:$size" >"$out/suspend-ioctl.txt" 2>&1 &
+				pid=$!
+				if ((ms > 0)); then
+					sleep "$(printf '%d.%06d' $((plain / 4000000000)) $((plain / 4000 % 1000000)))"
+					kill -0 "$pid" 2>/dev/null && within=1
+					dmsetup suspend benchsuspend 2>>"$FULL"
+					sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+					dmsetup resume benchsuspend 2>>"$FULL"
+				fi
+				wait "$pid"
+				secs=$(($(date +%s%N) - t0))
+				((ms == 0)) && plain=$secs
+				out_ioctl=$(head -n1 "$out/suspend-ioctl.txt")
+				check=ok
+				[[ $out_ioctl == ok ]] || check="BLKCOPY: $out_ioctl"
+				if [[ $check == ok ]] && ((rep == BENCH_REPS - 1 && ms > 0)) &&
+				   ! cmp -s <(dd if="$dm" bs=1M count=$((size >> 20)) iflag=direct 2>/dev/null) \
+					<(dd if="$dm" bs=1M skip=$((size >> 20)) count=$((size >> 20)) iflag=direct 2>/dev/null); then
+					check="data differ"
+				fi
+				printf '{"kind":"suspend","dev":"dmsuspend","size":%s,"chunk":%s,"suspend_ms":%s,"rep":%s,"secs":%s,"offloaded":%s,"onloaded":%s,"within":%s,"check":"%s"}\n' \
+					"$size" "$chunk" "$ms" "$rep" "$(printf '%d.%09d' $((secs / 1000000000)) $((secs % 1000000000)))" \
+					$(($(<"$stats/offloaded_bytes") - off)) $(($(<"$stats/onloaded_bytes") - on)) \
+					"$within" "$check" >>"$results"
+				log "dmsuspend: suspend ${ms} ms, repetition $rep: $((secs / 1000000)) ms, $check"
+			done
+		done
+	fi
+	dmsetup remove benchsuspend >>"$FULL" 2>&1
+	_exit_rnull >>"$FULL" 2>&1
+}
+
 : >"$results"
 printf '{"kind":"guest","kernel":"%s","cpus":%s,"mem_kib":%s,"cpu_model":"%s"}\n' \
 	"$(uname -r)" "$(nproc)" "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
@@ -255,8 +318,10 @@ for name in $BENCH_DEVICES; do
 	case $name in
 	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;
 	nvme|nvmeloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
+	none) ;;
 	*) fail "$name" "unknown device" ;;
 	esac
 done
+[[ -n $BENCH_SUSPEND_BYTES ]] && bench_suspend
 dmesg >"$out/dmesg.txt"
 log "done"
