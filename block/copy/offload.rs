@@ -47,7 +47,8 @@ use crate::{
     plan::{
         self,
         Limits,
-        Plan, //
+        Plan,
+        Seg, //
     },
     CopyArgs,
     Method, //
@@ -139,6 +140,25 @@ impl JobState {
             onload_len: 0,
             onload: None,
         }
+    }
+
+    /// Whether the round has chunks left to issue: none failed and some are left.
+    fn more_to_issue(&self) -> bool {
+        !self.outcome.stopped() && self.plan.remaining() > 0
+    }
+
+    /// Starts a round at byte `from` of the copy of `src` to `dst`, with `plan` (cut to the
+    /// limits of now) when there is one, else with the plan of the last round.
+    fn new_round(&mut self, plan: Option<Plan>, src: &[Seg], dst: &[Seg], from: u64) {
+        if let Some(plan) = plan {
+            self.plan = plan;
+        }
+        self.plan.rewind(src, dst, from);
+        self.round_from = from;
+        self.outcome = Outcome::new();
+        self.finished = false;
+        self.issuing = true;
+        self.onload = None;
     }
 
     /// The round ended with the devices refusing the chunk at `at`: the part of the copy the
@@ -307,19 +327,10 @@ impl OffloadJob {
         let args = &this.args;
         // With the limits of now: a limit lowered meanwhile cuts the chunks rather than having
         // them refused.
-        let plan = Self::plan(args);
-        {
-            let mut st = this.state.lock();
-            if let Ok(plan) = plan {
-                st.plan = plan;
-            }
-            st.plan.rewind(&args.src, &args.dst, from);
-            st.round_from = from;
-            st.outcome = Outcome::new();
-            st.finished = false;
-            st.issuing = true;
-            st.onload = None;
-        }
+        let plan = Self::plan(args).ok();
+        this.state
+            .lock()
+            .new_round(plan, &args.src, &args.dst, from);
         args.trace_start(Method::Offload, from..args.total);
         if args.is_async() {
             // From the issuing workqueue, whose work is never held up behind copies the kernel
@@ -370,8 +381,7 @@ impl OffloadJob {
                 let Some(chunk) = chunk else {
                     st.issuing = false;
                     // No chunk in flight: no completion is left to finish the round.
-                    let more = !st.outcome.stopped() && st.plan.remaining() > 0;
-                    let finish = !more && st.in_flight == 0 && !st.finished;
+                    let finish = !st.more_to_issue() && st.in_flight == 0 && !st.finished;
                     st.finished |= finish;
                     let outcome = st.outcome;
                     drop(st);
@@ -448,7 +458,7 @@ impl Chunks for OffloadJob {
         if let Err(e) = status.to_result() {
             st.outcome.fail(offset, e);
         }
-        let more = !st.outcome.stopped() && st.plan.remaining() > 0;
+        let more = st.more_to_issue();
         // A running issuer finishes the round itself when it stops.
         let finish = !more && st.in_flight == 0 && !st.issuing && !st.finished;
         st.finished |= finish;
@@ -522,6 +532,33 @@ mod tests {
         assert_eq!(st.refused(63 * MIB + 512, total), 63 * MIB + 512..total);
         st.round_from = 63 * MIB + 512;
         assert_eq!(st.refused(63 * MIB + 512, total), 63 * MIB + 512..total);
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_round_forgets_the_last_ones_refusal_and_issues_from_its_start() -> Result {
+        const MIB: u64 = 1 << 20;
+        let seg = |pos, len| Seg { pos, len };
+        let (src, dst) = ([seg(0, 8 * MIB)], [seg(16 * MIB, 8 * MIB)]);
+        let mut st = JobState::new(Plan::new(8 * MIB, MIB, 1, 1)?);
+        while st.plan.next_chunk(&src, &dst).is_some() {}
+        st.outcome.fail(2 * MIB, EOPNOTSUPP);
+        st.issuing = false;
+        st.finished = true;
+        st.onload = Some(2 * MIB..3 * MIB);
+        assert!(!st.more_to_issue());
+        // With the plan of the last round, from the end of the part the kernel copied.
+        st.new_round(None, &src, &dst, 3 * MIB);
+        assert!(st.more_to_issue() && st.issuing && !st.finished && st.onload.is_none());
+        assert_eq!((st.round_from, st.plan.remaining()), (3 * MIB, 5 * MIB));
+        // A plan cut to lower limits replaces it.
+        st.new_round(
+            Some(Plan::new(8 * MIB, MIB / 2, 1, 1)?),
+            &src,
+            &dst,
+            3 * MIB,
+        );
+        assert_eq!(st.plan.next_chunk(&src, &dst).map(|c| c.len), Some(MIB / 2));
         Ok(())
     }
 }
