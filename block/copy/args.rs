@@ -8,6 +8,10 @@ use core::ops::Range;
 use kernel::{
     block::{
         bdev::BlockDevice,
+        bio::{
+            Blkcg,
+            OwnedBio, //
+        },
         copy::{
             self,
             CopyParams,
@@ -37,6 +41,9 @@ pub(crate) struct CopyArgs {
     pub(crate) total: u64,
     /// Whether the kernel copies what the devices do not (no `BLKDEV_COPY_NOFALLBACK`).
     fallback: bool,
+    /// The cgroup of the caller, which every bio of the copy is charged to, whatever task
+    /// submits it; `None` for the root cgroup, which is not charged.
+    blkcg: Option<Blkcg>,
 }
 
 impl CopyArgs {
@@ -65,6 +72,7 @@ impl CopyArgs {
             dst,
             total,
             fallback,
+            blkcg: Blkcg::current().filter(|blkcg| !blkcg.is_root()),
         })
     }
 
@@ -81,6 +89,22 @@ impl CopyArgs {
     /// Whether the caller asked for completion through `end_io`.
     pub(crate) fn is_async(&self) -> bool {
         self.params.is_async()
+    }
+
+    /// The cgroup the copy is charged to, `None` for the root cgroup.
+    pub(crate) fn blkcg(&self) -> Option<&Blkcg> {
+        self.blkcg.as_ref()
+    }
+
+    /// Charges `bio`, a bio of the copy, as I/O of the caller: to the caller's cgroup, and as
+    /// I/O it waits for (`REQ_SYNC`) when it waits for the copy.
+    pub(crate) fn charge(&self, bio: &mut OwnedBio) {
+        if let Some(blkcg) = &self.blkcg {
+            bio.set_blkcg(blkcg);
+        }
+        if !self.is_async() {
+            bio.set_sync();
+        }
     }
 
     /// Whether the kernel copies what the devices do not.

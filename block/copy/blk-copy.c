@@ -126,6 +126,23 @@ void blk_copy_get_range(struct request *rq, enum req_op op, unsigned int idx,
 EXPORT_SYMBOL_GPL(blk_copy_get_range);
 
 /**
+ * blk_copy_bio_bytes() - bytes a bio asks its disk to read or write
+ * @bio: a bio its submitter does not change during this call
+ *
+ * For the %REQ_OP_COPY_DST bio that carries a copy chunk to its disk, the
+ * length of the chunk, which may be more than that of the bio: all of it is
+ * read and written on the disk. The bio's own length for any other bio. For
+ * the I/O controllers that charge a bio by its length when it is submitted.
+ *
+ * Context: any.
+ * Return: the length in bytes.
+ */
+u64 blk_copy_bio_bytes(struct bio *bio)
+{
+	return blk_copy_rust_bio_bytes(bio);
+}
+
+/**
  * blk_copy_stats_prepare() - give a disk its copy counters
  * @disk: the disk a copy is about to write to
  *

@@ -5,8 +5,10 @@
 //! For each chunk the engine submits one `REQ_OP_COPY_SRC` bio per source piece and one
 //! `REQ_OP_COPY_DST` bio per destination piece, all pointing at one [`CopyCtx`] through their copy
 //! context (a [`PieceRef`]). Each bio travels down the stack on its own; a stacking driver may
-//! remap it (its clone inherits the context) but never split it. `submit_bio_noacct()` hands every
-//! copy bio to `blk_copy_submit_bio()` ([`submit_bio`]): on a stacking device with copy limits the
+//! remap it (its clone inherits the context) but never split it. Once blk-throttle has let it
+//! through and blk-cgroup has counted it, as a read of its source bytes or a write of its
+//! destination bytes, `submit_bio_noacct_nocheck()` hands every copy bio to
+//! `blk_copy_submit_bio()` ([`submit_bio`]): on a stacking device with copy limits the
 //! bio goes on to its driver to be remapped; on a device with a request queue and copy limits it is
 //! parked in the context instead of being queued; elsewhere it fails. When both devices have
 //! request queues nothing could remap a piece, so only the last destination piece goes as a bio and
@@ -338,7 +340,9 @@ impl CopyCtx {
     /// Between devices with request queues only the last destination piece travels as a bio:
     /// nothing below could remap the others, so they are parked at once, and the bio checks
     /// the destination on its way down (read-only, fault injection) and carries the chunk to
-    /// the driver. Otherwise every piece is a bio, for the stacking drivers to remap.
+    /// the driver. Otherwise every piece is a bio, for the stacking drivers to remap, or for
+    /// blk-throttle and blk-cgroup to charge to the cgroup of the copy (a read of each source
+    /// piece, a write of each destination piece).
     pub(crate) fn submit(
         this: Arc<Self>,
         src: impl Iterator<Item = (u64, u64)>,
@@ -347,10 +351,10 @@ impl CopyCtx {
         let args = this.job.args();
         let (src_bdev, dst_bdev) = (args.src_bdev(), args.dst_bdev());
         let (src, dst) = (src.enumerate(), dst.enumerate());
-        if src_bdev.is_bio_based() || dst_bdev.is_bio_based() {
+        if src_bdev.is_bio_based() || dst_bdev.is_bio_based() || args.blkcg().is_some() {
             let src = src.map(|(index, (pos, len))| (src_bdev, false, index, pos, len));
             let dst = dst.map(|(index, (pos, len))| (dst_bdev, true, index, pos, len));
-            Self::submit_stacked(&this, Iterator::chain(src, dst));
+            Self::submit_bios(&this, Iterator::chain(src, dst));
         } else {
             let mut dst = dst.peekable();
             let mut carrier = None;
@@ -381,7 +385,7 @@ impl CopyCtx {
         Self::act(&this, st, effects);
     }
 
-    /// Submits every piece of a chunk to a stacked device as a bio of its own.
+    /// Submits every piece of a chunk as a bio of its own.
     ///
     /// A submitted piece stays parked until every other piece of the chunk has arrived, so no
     /// piece may wait for memory another one holds: the bios are all allocated before any is
@@ -389,7 +393,7 @@ impl CopyCtx {
     /// with `REQ_NOWAIT`, so that the stacking drivers do not wait either (dm allocates its
     /// clones with `GFP_NOWAIT` then). A chunk that cannot get its memory at once is refused,
     /// and the caller copies it in the kernel.
-    fn submit_stacked<'a>(
+    fn submit_bios<'a>(
         this: &'a Arc<Self>,
         pieces: impl Iterator<Item = (&'a BlockDevice, bool, usize, u64, u64)>,
     ) {
@@ -439,8 +443,7 @@ impl CopyCtx {
     }
 
     /// A bio of this context, the piece at `index` of the destination side (`dst`) or the
-    /// source side, reached `submit_bio_noacct()` on its way
-    /// down.
+    /// source side, reached `submit_bio_noacct_nocheck()` on its way down.
     ///
     /// Returns the bio when it is to be submitted further.
     fn arrive(this: Arc<Self>, dst: bool, index: usize, bio: PendingBio) -> Option<PendingBio> {
@@ -449,9 +452,9 @@ impl CopyCtx {
         let mut st = this.state.lock();
         if let Some(d) = this.dispatched.as_ref() {
             if d.carrier == bio.as_raw() as usize {
-                // The carrier on its way to the driver, or back after a path failed and the
-                // request was failed over: on to a stacking driver or the disk that holds the
-                // chunk's other pieces, but not to another path, where they are not.
+                // The carrier back after a path failed and the request was failed over (it goes
+                // to its disk without coming here): on to a stacking driver or the disk that
+                // holds the chunk's other pieces, but not to another path, where they are not.
                 if bdev.is_bio_based() || bdev.disk() as usize == d.disk {
                     return Some(bio);
                 }
@@ -528,9 +531,11 @@ impl CopyCtx {
                 let nr_sectors = this.len >> SECTOR_SHIFT;
                 copy::trace_dispatch(bio.bdev(), bio.sector(), nr_sectors, nr_src, nr_dst);
                 // As the request that executes the chunk it may wait for a tag: tags come back
-                // as requests complete, whatever the memory. The hook lets it pass.
+                // as requests complete, whatever the memory.
                 bio.set_nowait(false);
-                bio.submit_noacct();
+                // SAFETY: The carrier is in flight and ours to pass on, once; it was checked,
+                // throttled and accounted on its way to being parked.
+                unsafe { bindings::blk_copy_dispatch_bio(bio.into_raw().as_ptr()) };
             },
             |status| this.job.as_arc_borrow().chunk_done(this.offset, status),
             || {
@@ -608,6 +613,7 @@ fn new_bio(
     let piece = Arc::new(piece, gfp)?;
     // A bio without pages needs no vector, and copy bios never merge.
     let mut bio = OwnedBio::alloc(bdev, op, 0, BioSet::fs(), gfp)?;
+    ctx.job.args().charge(&mut bio);
     bio.set_nomerge();
     bio.set_sector(pos >> SECTOR_SHIFT);
     // Chunks are limited to `u32::MAX` bytes.
@@ -615,8 +621,8 @@ fn new_bio(
     Ok((bio, piece))
 }
 
-/// A copy bio reached `submit_bio_noacct()`: returns it when it is to be submitted further, or
-/// takes it (parked, or ended with an error).
+/// A copy bio reached `submit_bio_noacct_nocheck()`: returns it when it is to be submitted
+/// further, or takes it (parked, or ended with an error).
 pub(crate) fn submit_bio(bio: PendingBio) -> Option<PendingBio> {
     let piece = bio.copy_ctx::<PieceRef>();
     let Some((ctx, dst, index)) = piece.map(|p| (p.ctx.clone(), p.dst, p.index)) else {

@@ -30,12 +30,22 @@ unsigned int blk_copy_rust_nr_ranges(struct request *rq, enum req_op op);
 struct blk_copy_range blk_copy_rust_get_range(struct request *rq,
 					      enum req_op op, unsigned int idx);
 
+u64 blk_copy_rust_bio_bytes(struct bio *bio);
+
 /*
- * Called by submit_bio_noacct() for REQ_OP_COPY_* bios. Returns true when
+ * Called by submit_bio_noacct_nocheck() for REQ_OP_COPY_* bios. Returns true when
  * the bio is to be submitted further, false when the engine took it: parked
  * until all bios of its copy arrived, or ended with an error.
  */
 bool blk_copy_submit_bio(struct bio *bio);
+
+/*
+ * Sends a parked REQ_OP_COPY_DST bio to its disk as the request of its chunk,
+ * without throttling or accounting it again (block/blk-core.c)
+ */
+void blk_copy_dispatch_bio(struct bio *bio);
+
+u64 blk_copy_bio_bytes(struct bio *bio);
 
 /*
  * copy_file_range() between block devices opened with O_DIRECT; @file_out,

@@ -27,6 +27,7 @@ use kernel::{
         },
         copy::CopyParams,
         req_op::ReqOp,
+        SECTOR_SHIFT, //
     },
     ffi::{
         c_int,
@@ -86,7 +87,7 @@ pub unsafe extern "C" fn blk_copy_rust(
     }
 }
 
-/// Called by `submit_bio_noacct()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
+/// Called by `submit_bio_noacct_nocheck()` for `REQ_OP_COPY_SRC` and `REQ_OP_COPY_DST` bios.
 ///
 /// Returns `true` when the bio is to be submitted further, `false` when the engine took it:
 /// parked, or ended with an error.
@@ -150,6 +151,27 @@ pub unsafe extern "C" fn blk_copy_rust_get_range(
     let get = |ranges: &[ctx::Range]| ranges.get(idx as usize).map(|r| r.0);
     let found = ctx::with_request_ranges(bio, ReqOp::from_opf(op), get);
     found.flatten().unwrap_or(none)
+}
+
+/// Length in bytes of what `bio` asks its disk to do: for the `REQ_OP_COPY_DST` bio that carries
+/// a copy chunk to its disk, that of the chunk, which may be more than the bio's own; the bio's
+/// for any other bio.
+///
+/// # Safety
+///
+/// `bio` must be a valid bio being submitted by the caller, which changes none of it during this
+/// call.
+#[export]
+pub unsafe extern "C" fn blk_copy_rust_bio_bytes(bio: *mut bindings::bio) -> u64 {
+    // SAFETY: By the safety requirements the bio is valid, and stays so during this call.
+    let bio = unsafe { Bio::from_raw(bio) };
+    let chunk = |ranges: &[ctx::Range]| -> u64 {
+        ranges
+            .iter()
+            .map(|r| u64::from(r.0.nr_sectors) << SECTOR_SHIFT)
+            .sum()
+    };
+    ctx::with_request_ranges(bio, ReqOp::CopyDst, chunk).unwrap_or(bio.size().into())
 }
 
 /// `copy_file_range()` from `bdev_in` to `bdev_out`, both opened with `O_DIRECT`, `bdev_out` as

@@ -213,17 +213,19 @@ fn copy(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
 /// may not be written: either way, the copy is done up to the start of the batch.
 fn copy_batch(args: &CopyArgs, batch: &[Piece], pages: &[Page]) -> Result {
     let read = batch.iter().map(|p| (p.src, p.len, p.page));
-    rw_all(args.src_bdev(), ReqOp::Read, read, pages)?;
+    rw_all(args, args.src_bdev(), ReqOp::Read, read, pages)?;
     let write = batch.iter().map(|p| (p.dst, p.len, p.page));
-    rw_all(args.dst_bdev(), ReqOp::Write, write, pages)
+    rw_all(args, args.dst_bdev(), ReqOp::Write, write, pages)
 }
 
 /// Issues every `(pos, len, page)` of `pieces` as a read or write of `bdev` into or from
-/// `pages` from page `page` on, all in flight together, and waits for all of them.
+/// `pages` from page `page` on, all in flight together and charged as I/O of `args`, and waits
+/// for all of them.
 ///
 /// The bios are submitted under a plug, so that pieces that follow each other on the device (the
 /// destinations of a gathering copy) reach the driver as one request.
 fn rw_all(
+    args: &CopyArgs,
     bdev: &BlockDevice,
     op: ReqOp,
     pieces: impl Iterator<Item = (u64, u64, usize)>,
@@ -233,7 +235,7 @@ fn rw_all(
     let built = with_plug(|| {
         for (pos, len, page) in pieces {
             let pages = pages.get(page..).ok_or(EINVAL)?;
-            chain.push(new_bio(bdev, op, pos, len, pages)?);
+            chain.push(new_bio(args, bdev, op, pos, len, pages)?);
         }
         Ok(())
     });
@@ -241,15 +243,23 @@ fn rw_all(
     built.and(chain.submit_wait())
 }
 
-/// A bio that reads or writes `len` bytes at byte `pos` of `bdev` into or from the start of
-/// `pages`, ready to be submitted.
+/// A bio of `args` that reads or writes `len` bytes at byte `pos` of `bdev` into or from the
+/// start of `pages`, ready to be submitted.
 ///
 /// The caller keeps `pages` until the bio completed: [`copy`] frees them after the last batch.
-fn new_bio(bdev: &BlockDevice, op: ReqOp, pos: u64, len: u64, pages: &[Page]) -> Result<OwnedBio> {
+fn new_bio(
+    args: &CopyArgs,
+    bdev: &BlockDevice,
+    op: ReqOp,
+    pos: u64,
+    len: u64,
+    pages: &[Page],
+) -> Result<OwnedBio> {
     let nr_pages = len.div_ceil(PAGE_SIZE as u64) as usize;
     let pages = pages.get(..nr_pages).ok_or(EINVAL)?;
     // The buffer is at most `BIO_MAX_VECS` pages (1 MiB).
     let mut bio = OwnedBio::alloc(bdev, op, nr_pages as u16, BioSet::fs(), GFP_NOIO)?;
+    args.charge(&mut bio);
     bio.set_sector(pos >> SECTOR_SHIFT);
     let mut left = len;
     for page in pages {

@@ -66,6 +66,77 @@ impl BioSet {
     }
 }
 
+/// The block cgroup a bio is charged to: a reference to a `struct cgroup_subsys_state` of the io
+/// controller.
+///
+/// A task's bios are charged to its own cgroup. Work it hands to another task, such as a
+/// workqueue, takes the cgroup along with [`Blkcg::current`] and charges the bios it allocates
+/// for the task with [`OwnedBio::set_blkcg`], so that the work counts against the task's I/O
+/// limits and statistics, not those of the root cgroup.
+///
+/// # Examples
+///
+/// ```no_run
+/// use kernel::block::{bdev::BlockDevice, bio::{Blkcg, BioSet, OwnedBio}, req_op::ReqOp};
+/// use kernel::prelude::*;
+///
+/// /// A read of the first page of `bdev` that another task submits for the task that asked
+/// /// for it, whose cgroup `blkcg` is (taken in that task with `Blkcg::current()`).
+/// fn read_for(bdev: &BlockDevice, blkcg: Option<&Blkcg>) -> Result<OwnedBio> {
+///     let mut bio = OwnedBio::alloc(bdev, ReqOp::Read, 1, BioSet::fs(), GFP_NOIO)?;
+///     // The root cgroup is not charged: nothing to do for it.
+///     if let Some(blkcg) = blkcg.filter(|blkcg| !blkcg.is_root()) {
+///         bio.set_blkcg(blkcg);
+///     }
+///     Ok(bio)
+/// }
+/// ```
+///
+/// # Invariants
+///
+/// `self.0` is a css of the io controller on which this holds a reference.
+pub struct Blkcg(NonNull<bindings::cgroup_subsys_state>);
+
+// SAFETY: A css reference may be dropped from any task: its count is atomic.
+unsafe impl Send for Blkcg {}
+// SAFETY: Nothing changes through a shared `Blkcg`.
+unsafe impl Sync for Blkcg {}
+
+impl Blkcg {
+    /// The block cgroup of the current task: the one `bio_associate_blkg()` charges the bios it
+    /// allocates to. `None` in a kernel without blk-cgroup.
+    pub fn current() -> Option<Self> {
+        #[cfg(CONFIG_BLK_CGROUP)]
+        // SAFETY: Any task has a css of the io controller; this takes a reference on it.
+        let css = unsafe { bindings::blkcg_get_current_css() };
+        #[cfg(not(CONFIG_BLK_CGROUP))]
+        let css = core::ptr::null_mut();
+        // INVARIANT: `blkcg_get_current_css()` returned a css with a reference for us.
+        NonNull::new(css).map(Self)
+    }
+
+    /// Whether this is the root cgroup, whose I/O is neither limited nor counted apart from the
+    /// system's.
+    pub fn is_root(&self) -> bool {
+        #[cfg(CONFIG_BLK_CGROUP)]
+        // SAFETY: `blkcg_root_css` is a constant.
+        let root = unsafe { bindings::blkcg_root_css };
+        #[cfg(not(CONFIG_BLK_CGROUP))]
+        let root: *mut bindings::cgroup_subsys_state = core::ptr::null_mut();
+        core::ptr::eq(self.0.as_ptr(), root)
+    }
+}
+
+impl Drop for Blkcg {
+    fn drop(&mut self) {
+        #[cfg(CONFIG_BLK_CGROUP)]
+        // SAFETY: By the type invariant this holds a reference on the css; it is dropped once.
+        unsafe {
+            bindings::css_put(self.0.as_ptr())
+        };
+    }
+}
+
 /// A bio: `struct bio`, borrowed from whoever owns it.
 ///
 /// The owned forms are [`OwnedBio`], a bio allocated here and not in flight, and [`PendingBio`],
@@ -254,6 +325,26 @@ impl OwnedBio {
     pub fn set_nomerge(&mut self) {
         // SAFETY: As in `set_sector`.
         unsafe { (*self.ptr.as_ptr()).bi_opf |= bindings::REQ_NOMERGE };
+    }
+
+    /// Marks the bio as one its submitter waits for (`REQ_SYNC`), as the I/O of a task that
+    /// blocks on it.
+    pub fn set_sync(&mut self) {
+        // SAFETY: As in `set_sector`.
+        unsafe { (*self.ptr.as_ptr()).bi_opf |= bindings::REQ_SYNC };
+    }
+
+    /// Charges the bio to `blkcg` instead of the cgroup of the task that allocated it.
+    pub fn set_blkcg(&mut self, blkcg: &Blkcg) {
+        #[cfg(CONFIG_BLK_CGROUP)]
+        // SAFETY: The bio is ours alone and has a device (`alloc`); by the type invariant of
+        // `Blkcg` the css is valid while `blkcg` is borrowed, and the association takes its own
+        // reference.
+        unsafe {
+            bindings::bio_associate_blkg_from_css(self.ptr.as_ptr(), blkcg.0.as_ptr())
+        };
+        #[cfg(not(CONFIG_BLK_CGROUP))]
+        let _ = blkcg;
     }
 
     /// Sets or clears `REQ_NOWAIT`, see [`PendingBio::set_nowait`].
@@ -524,12 +615,6 @@ impl PendingBio {
             (*bio).bi_status = status.as_raw();
             bindings::bio_endio(bio);
         }
-    }
-
-    /// Submits the bio further down (`submit_bio_noacct()`).
-    pub fn submit_noacct(self) {
-        // SAFETY: By the type invariant the bio is in flight and ours to pass on, once.
-        unsafe { bindings::submit_bio_noacct(self.into_raw().as_ptr()) };
     }
 }
 
