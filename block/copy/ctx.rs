@@ -12,7 +12,9 @@
 //! bio goes on to its driver to be remapped; on a device with a request queue and copy limits it is
 //! parked in the context instead of being queued; elsewhere it fails. When both devices have
 //! request queues nothing could remap a piece, so only the last destination piece goes as a bio and
-//! the others are parked as ranges at once, which saves two bios per range of a many-range copy.
+//! the others are parked as ranges at once, which saves two bios per range of a many-range copy;
+//! unless the copy is charged to a cgroup other than the root: then every piece goes as a bio, so
+//! that blk-throttle and blk-cgroup see every byte.
 //!
 //! A bio's copy context holds its context and the piece's place in the chunk, so that a piece is
 //! parked at its index whatever order the pieces arrive in (a multipath requeue, for one,

@@ -231,8 +231,16 @@ impl WorkItem<1> for OffloadJob {
 impl OffloadJob {
     /// How `args` would be cut into chunks, or `EOPNOTSUPP` when the devices cannot offload it.
     fn plan(args: &CopyArgs) -> Result<Plan> {
-        let src = Limits::of(args.src_bdev());
-        let dst = Limits::of(args.dst_bdev());
+        let (src_bdev, dst_bdev) = (args.src_bdev(), args.dst_bdev());
+        // Two disks that cannot copy between them would refuse every chunk, each tried at the
+        // cost of its bios, throttled and counted as I/O of the caller's cgroup. Below a
+        // stacking driver the disks are known only when the chunks reach them.
+        let on_disks = !src_bdev.is_bio_based() && !dst_bdev.is_bio_based();
+        if on_disks && !dst_bdev.can_copy_from(src_bdev) {
+            return Err(EOPNOTSUPP);
+        }
+        let src = Limits::of(src_bdev);
+        let dst = Limits::of(dst_bdev);
         let max_bytes = plan::max_chunk(&src, &dst);
         if max_bytes == 0 {
             return Err(EOPNOTSUPP);
