@@ -152,6 +152,21 @@ unknown=$(comm -13 <(echo "$overlay") <(sort <<<"$added"))
 
 make_repo
 
+# A three-way merge needs the blobs each patch was made against, the files
+# as patches/series leaves them. build/tree has them; an imported pristine
+# tree does not, so write them by applying the series in its own order to a
+# scratch index first.
+prime_blobs() {
+	local p
+	GIT_INDEX_FILE=$tmp/prime g read-tree base
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		GIT_INDEX_FILE=$tmp/prime g apply --cached "$top/patches/$p" ||
+			die "$p does not apply in the order of patches/series"
+	done <"$top/patches/series"
+}
+prime_blobs
+
 # apply PATCH to $GIT_INDEX_FILE; three-way when the context moved because
 # the export order differs from patches/series
 apply() {
