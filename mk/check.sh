@@ -53,7 +53,9 @@ t1=$(date +%s)
 [ -f "$results/blktests.log" ] && cat "$results/blktests.log"
 echo "check: guest ran $((t1 - t0)) s"
 
-# The self-tests that must fail, each judged by the evidence it leaves.
+# The self-tests that must fail, each judged by the evidence it leaves, and
+# meta/005, which must pass (the rules that keep the cases running under
+# upstream blktests).
 st=$results/selftests
 verdict() { # name, condition met?, reason
 	if [ "$2" = yes ]; then echo "$1 pass" >>"$harness"; else echo "$1 fail $3" >>"$harness"; fi
@@ -68,6 +70,9 @@ if [ -f "$st/summary" ]; then
 	ok=no
 	grep -qx 'meta/kmemleak fail.*' "$st/summary" && grep -qF '[kmemleak_test]' "$st/nodev/meta/kmemleak" 2>/dev/null && ok=yes
 	verdict harness/memory-leak-fails $ok "meta/004's leak was not caught by meta/kmemleak"
+	ok=no
+	grep -qx 'meta/005 pass.*' "$st/summary" && ok=yes
+	verdict harness/upstream-blktests-rules $ok "meta/005: a case breaks a rule of UPSTREAM.md"
 fi
 if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
 	hang=$results/hang

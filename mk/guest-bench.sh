@@ -20,6 +20,9 @@ FULL=$out/bench.log
 
 cd "$top/tools/testing/blktests" || exit 1
 . tests/nvme/rc
+. common/null_blk
+. common/copy_offload
+. common/copy_offload_nvme
 . "$out/config"
 
 log() {
@@ -74,26 +77,26 @@ need_half() {
 
 # Device setup: set DEV (the block device) or fail. $1 is the size in MiB.
 setup_rnull() {
-	_configure_rnull rnull901 memory_backed=1 blocksize=4096 size="$1" &&
+	_co_configure_rnull rnull901 memory_backed=1 blocksize=4096 size="$1" &&
 		DEV=/dev/rnull901
 }
 
 teardown_rnull() {
-	_exit_rnull
+	_co_exit_rnull
 }
 
 setup_nullb() {
 	_init_null_blk nr_devices=0 &&
 		_configure_null_blk nullb901 memory_backed=1 blocksize=4096 size="$1" power=1 &&
-		_wait_for_bdev /dev/nullb901 && DEV=/dev/nullb901
+		_co_wait_for_bdev /dev/nullb901 && DEV=/dev/nullb901
 }
 
 teardown_nullb() {
-	_exit_null_blk
+	_co_exit_null_blk
 }
 
 setup_nvme() {
-	DEV=$(_nvme_ns_dev 1)
+	DEV=$(_co_nvme_ns_dev 1)
 }
 
 teardown_nvme() {
@@ -102,14 +105,14 @@ teardown_nvme() {
 
 # nvme-loop to an rnull device.
 setup_nvmeloop() {
-	_configure_rnull rnull902 memory_backed=1 blocksize=4096 size="$1" &&
-		_nvmet_loop_setup benchloop /dev/rnull902 &&
-		DEV=$(_nvmet_loop_ns benchloop 1)
+	_co_configure_rnull rnull902 memory_backed=1 blocksize=4096 size="$1" &&
+		_co_nvmet_loop_setup benchloop /dev/rnull902 &&
+		DEV=$(_co_nvmet_loop_ns benchloop 1)
 }
 
 teardown_nvmeloop() {
-	_nvmet_loop_cleanup benchloop
-	_exit_rnull
+	_co_nvmet_loop_cleanup benchloop
+	_co_exit_rnull
 }
 
 # Make BLKCOPY on queue $1 use method $2: onload with copy_max_bytes 0,
@@ -256,12 +259,12 @@ bench_suspend() {
 	local stats pid
 	size=$(bytes "$BENCH_SUSPEND_BYTES") chunk=$(bytes "$BENCH_SUSPEND_CHUNK")
 	log "== dm suspend"
-	if ! _configure_rnull rnull903 memory_backed=1 blocksize=4096 size=$((2 * size >> 20)) \
+	if ! _co_configure_rnull rnull903 memory_backed=1 blocksize=4096 size=$((2 * size >> 20)) \
 		max_copy_bytes="$chunk" ||
 	   ! echo "0 $((2 * size >> 9)) linear /dev/rnull903 0" |
 		dmsetup create benchsuspend 2>>"$FULL"; then
 		fail dmsuspend "setup"
-		_exit_rnull >>"$FULL" 2>&1
+		_co_exit_rnull >>"$FULL" 2>&1
 		return
 	fi
 	udevadm settle
@@ -303,7 +306,7 @@ bench_suspend() {
 		done
 	fi
 	dmsetup remove benchsuspend >>"$FULL" 2>&1
-	_exit_rnull >>"$FULL" 2>&1
+	_co_exit_rnull >>"$FULL" 2>&1
 }
 
 : >"$results"
@@ -311,7 +314,7 @@ printf '{"kind":"guest","kernel":"%s","cpus":%s,"mem_kib":%s,"cpu_model":"%s"}\n
 	"$(uname -r)" "$(nproc)" "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
 	"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >>"$results"
 log "guest: kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) KiB"
-_mount_configfs
+_co_mount_configfs
 run memcpy "memcpy $BENCH_MEMCPY_BYTES" memcpy -s "$BENCH_MEMCPY_BYTES" -r "$BENCH_REPS"
 run idle "idle ${BENCH_IDLE_SECS}s" idle -s "$BENCH_IDLE_SECS" -r 3
 for name in $BENCH_DEVICES; do

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Copy with copy_file_range(2) between block devices, for the copy offload
- * tests.
+ * tests. Named copy_cfr, not copy_file_range, so that it cannot collide with
+ * a program of that name in upstream blktests' src/.
  *
- *   copy_file_range [-b] [-r] [-1] [-F] [-f FLAGS] SRC SRC_OFF DST DST_OFF LEN
+ *   copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] SRC SRC_OFF DST DST_OFF LEN
  *
  *   -b        open without O_DIRECT (buffered)
  *   -r        open DST read-only
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 5) {
-		fprintf(stderr, "usage: copy_file_range [-b] [-r] [-1] [-F] [-f FLAGS] "
+		fprintf(stderr, "usage: copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] "
 			"SRC SRC_OFF DST DST_OFF LEN\n");
 		return 2;
 	}

@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: GPL-2.0
+# The C helpers of the copy offload cases. A makefile of its own, so that it
+# builds them in an upstream blktests checkout next to upstream's src/Makefile
+# without replacing it (UPSTREAM.md):
+#
+#	make -C src -f copy_offload.mk UAPI=/path/to/linux/include/uapi
+#
+# Here src/Makefile includes it. O= names the output directory (default: the
+# sources' directory, upstream's $SRCDIR); the kernel's uapi headers of this
+# series (linux/blk-copy.h) come from $(UAPI).
+O ?= .
+UAPI ?= ../../../../include/uapi
+CFLAGS ?= -O2 -Wall -Wextra
+
+PROGS := blkpg copy_cfr copy_ioctl mmap_write write_direct
+
+all: $(addprefix $(O)/,$(PROGS))
+
+$(O)/%: %.c errno_name.h size_arg.h $(UAPI)/linux/blk-copy.h
+	@mkdir -p $(O)
+	$(CC) $(CFLAGS) -I$(UAPI) -o $@ $<
+
+clean:
+	rm -f $(addprefix $(O)/,$(PROGS) copy_bench)
+
+.PHONY: all clean
