@@ -20,6 +20,7 @@ APT_PKGS=(
 	"rustc-web=$RUSTC_WEB_VERSION" "rust-web-src=$RUSTC_WEB_VERSION"
 	"rust-web-clippy=$RUSTC_WEB_VERSION"
 	udev nvme-cli xfsprogs fio util-linux fdisk dmsetup e2fsprogs busybox-static
+	lvm2 thin-provisioning-tools
 	python3-matplotlib linux-perf python3-sphinx python3-yaml
 )
 
