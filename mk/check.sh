@@ -44,6 +44,11 @@ cargo_tool() {
 cargo_tool blkcopy tools/blkcopy BLKCOPY
 cargo_tool copy-integrity tools/testing/copy-integrity COPY_INTEGRITY
 
+# meta/005 only reads the tree (the rules that keep the cases running under
+# upstream blktests): on the host it takes seconds, in the TCG guest minutes.
+(cd "$top/tools/testing/blktests" &&
+	./check -o "$results/selftests-host" -d selftests meta/005) >"$results/selftests-host.log" 2>&1
+
 echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
 t0=$(date +%s)
 VM_RWDIR=$results vm_boot "${CHECK_TIMEOUT:-3600}" "$results/console.log" \
@@ -54,8 +59,7 @@ t1=$(date +%s)
 echo "check: guest ran $((t1 - t0)) s"
 
 # The self-tests that must fail, each judged by the evidence it leaves, and
-# meta/005, which must pass (the rules that keep the cases running under
-# upstream blktests).
+# meta/005, which must pass.
 st=$results/selftests
 verdict() { # name, condition met?, reason
 	if [ "$2" = yes ]; then echo "$1 pass" >>"$harness"; else echo "$1 fail $3" >>"$harness"; fi
@@ -70,10 +74,10 @@ if [ -f "$st/summary" ]; then
 	ok=no
 	grep -qx 'meta/kmemleak fail.*' "$st/summary" && grep -qF '[kmemleak_test]' "$st/nodev/meta/kmemleak" 2>/dev/null && ok=yes
 	verdict harness/memory-leak-fails $ok "meta/004's leak was not caught by meta/kmemleak"
-	ok=no
-	grep -qx 'meta/005 pass.*' "$st/summary" && ok=yes
-	verdict harness/upstream-blktests-rules $ok "meta/005: a case breaks a rule of UPSTREAM.md"
 fi
+ok=no
+grep -qx 'meta/005 pass.*' "$results/selftests-host/summary" 2>/dev/null && ok=yes
+verdict harness/upstream-blktests-rules $ok "meta/005: a case breaks a rule of UPSTREAM.md (see $results/selftests-host.log)"
 if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
 	hang=$results/hang
 	mkdir -p "$hang"
