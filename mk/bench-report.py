@@ -5,10 +5,10 @@
     bench-report.py RESULTS_DIR
 
 Reads RESULTS_DIR/results.jsonl (copy_bench's lines and mk/guest-bench.sh's),
-host.txt (bench.sh) and dmesg.txt; writes RESULTS_DIR/results.md and
-RESULTS_DIR/bench.png; prints the tables, one "pass" or "miss" line per
-target ("not run" for targets of devices or methods a subset run left out)
-and a summary line for the README. Runs again on the host without a
+host.txt (bench.sh) and dmesg.txt; writes RESULTS_DIR/results.md,
+RESULTS_DIR/bench.png and, with lvm2 rows, RESULTS_DIR/bench-lvm.png; prints
+the tables, one "pass" or "miss" line per target ("not run" for targets of
+devices or methods a subset run left out) and summary lines for the README. Runs again on the host without a
 boot. Exit status 1 when a step failed, a copy did not do what its method
 claims, the kernel logged a report or there are no measurements; a missed
 target does not change it.
@@ -36,8 +36,21 @@ DEVICE_NAMES = {
     "nullb": "null_blk (memory)",
     "nvme": "QEMU NVMe",
     "nvmeloop": "nvme-loop to rnull",
+    "pvmove": "rnull, two partitions as PVs (pvmove)",
+    "thin": "thin pool on rnull (snapshot copy on write)",
 }
 MEMORY_BACKED = ["rnull", "nullb"]
+# The lvm2 rows: dm-kcopyd's copies, offloaded and read and written.
+LVM_USERS = ["pvmove", "thin"]
+LVM_NAMES = {
+    "pvmove": "pvmove",
+    "thin": "thin snapshot copy on write",
+}
+LVM_MODES = ["offload", "kcopyd"]
+LVM_MODE_NAMES = {
+    "offload": "offload",
+    "kcopyd": "kcopyd read+write (copy_max_bytes 0)",
+}
 KERNEL_REPORT = re.compile(r"WARNING:|BUG:|Oops|KASAN:|UBSAN:|Call Trace:|blocked for more than")
 
 
@@ -127,7 +140,7 @@ def analyse(rows):
     bad, memcpy, devices, fails, guest, idle = [], [], {}, [], {}, []
     cpu_runs = defaultdict(list)
     latency = defaultdict(list)
-    suspend = []
+    suspend, lvm, skips = [], [], []
     for r in rows:
         kind = r.get("kind")
         if kind == "memcpy" and r["secs"] > 0:
@@ -149,6 +162,12 @@ def analyse(rows):
             if r["check"] != "ok":
                 bad.append(f"{r['dev']} suspend {r['suspend_ms']} ms rep {r['rep']}: {r['check']}")
             suspend.append(r)
+        elif kind == "lvm":
+            if r["check"] != "ok":
+                bad.append(f"{r['dev']} {r['mode']} rep {r['rep']}: {r['check']}")
+            lvm.append(r)
+        elif kind == "skip":
+            skips.append(f"{r['dev']}: {r['why']}")
         elif kind == "latency":
             if r["check"] != "ok":
                 bad.append(f"{r['dev']} {r['method']} latency rep {r['rep']}: {r['check']}")
@@ -172,7 +191,8 @@ def analyse(rows):
         if secs else (0.0, 0.0)
     groups = {k: Group(v, idle_rate) for k, v in copies.items()}
     per_range = {k: Group(v, idle_rate) for k, v in per_range.items()}
-    return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend
+    return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend, \
+        lvm, skips
 
 
 def suspend_table(runs):
@@ -192,6 +212,114 @@ def suspend_table(runs):
                      f"{sum(r['within'] for r in reps)}/{len(reps)}" if ms else "-",
                      "ok" if all(r["check"] == "ok" for r in reps) else "FAILED"])
     return rows
+
+
+def lvm_runs(runs, dev, mode, ok=True):
+    """The runs of lvm2 row dev in mode: those whose checks passed (ok), or all of them."""
+    return [r for r in runs if r["dev"] == dev and r["mode"] == mode and (r["check"] == "ok" or not ok)]
+
+
+def secs_per_gib(r):
+    return r["secs"] * GIB / r["bytes"]
+
+
+def lvm_table(runs, idle):
+    """Rows of the lvm2 table, and per row the ratios offload / kcopyd read+write: {dev: (time, CPU)},
+    None where not measured. The numbers come from the runs whose checks passed. Time: the median
+    of each offload repetition's wall time per GiB over that of the kcopyd run made after it; CPU:
+    offload's CPU per GiB over all its repetitions, net of the idle guest, over kcopyd's."""
+    rows, ratios = [], {}
+    devs = [d for d in LVM_USERS if any(r["dev"] == d for r in runs)] + \
+        sorted({r["dev"] for r in runs} - set(LVM_USERS))
+    for dev in devs:
+        ok = {m: lvm_runs(runs, dev, m) for m in LVM_MODES}
+        cpu = {m: sum(cpu_per_gib(reps, idle)) for m, reps in ok.items() if reps}
+        t = paired_ratio(ok["offload"], ok["kcopyd"], secs_per_gib) if ok["offload"] and ok["kcopyd"] else None
+        c = cpu["offload"] / cpu["kcopyd"] if "offload" in cpu and cpu.get("kcopyd") else None
+        ratios[dev] = (t, c)
+        for mode in LVM_MODES:
+            every = lvm_runs(runs, dev, mode, ok=False)
+            if not every:
+                continue
+            failed = [r["check"] for r in every if r["check"] != "ok"]
+            copy = size_name(every[0]["bytes"])
+            if every[0].get("block"):
+                copy += f" in {size_name(every[0]['block'])} blocks"
+            row = [LVM_NAMES.get(dev, dev), copy, LVM_MODE_NAMES.get(mode, mode), len(every)]
+            good = ok[mode]
+            if good:
+                per_gib = [secs_per_gib(r) for r in good]
+                user, kernel = cpu_per_gib(good, idle)
+
+                def ratio(v):
+                    return f"{v:.2f}" if mode == "offload" and v is not None else "-"
+                row += [fmt(statistics.median(per_gib)), f"{fmt(min(per_gib))}-{fmt(max(per_gib))}",
+                        fmt(statistics.median(r["bytes"] / r["secs"] / MIB for r in good)), ratio(t),
+                        f"{kernel:.3f}", f"{user:.3f}", f"{kernel + user:.3f}", ratio(c),
+                        fmt(statistics.median(r["offloaded"] for r in good) / MIB),
+                        fmt(statistics.median(r["fallback"] for r in good) / MIB)]
+            else:
+                row += ["-"] * 10
+            rows.append(row + [f"{len(failed)} FAILED: {failed[0]}" if failed else "ok"])
+    return rows, ratios
+
+
+def lvm_summary(runs, ratios):
+    """Offload / kcopyd read+write of each lvm2 row, for the summary."""
+    parts = []
+    for dev, (t, c) in ratios.items():
+        size = size_name(next(r["bytes"] for r in runs if r["dev"] == dev))
+        parts.append(f"{LVM_NAMES.get(dev, dev)} {size}: time "
+                     + (f"{t:.2f}x" if t is not None else "-") + ", CPU " + (f"{c:.2f}x" if c is not None else "-"))
+    return "lvm2, offload / kcopyd read+write, per GiB: " + ("; ".join(parts) or "no data")
+
+
+def plot_lvm(path, runs, idle, title):
+    """Bars of the lvm2 rows: wall time and guest CPU time per GiB, offload and kcopyd."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no lvm2 plot: matplotlib is missing"
+    devs = [d for d in LVM_USERS if any(lvm_runs(runs, d, m) for m in LVM_MODES)]
+    if not devs:
+        return "no lvm2 plot: no runs whose checks passed"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    width = 0.38
+    for i, mode in enumerate(LVM_MODES):
+        xs, med, lo, hi, kern, usr = [], [], [], [], [], []
+        for j, dev in enumerate(devs):
+            good = lvm_runs(runs, dev, mode)
+            if not good:
+                continue
+            per_gib = [secs_per_gib(r) for r in good]
+            m = statistics.median(per_gib)
+            user, kernel = cpu_per_gib(good, idle)
+            xs.append(j + (i - 0.5) * width)
+            med.append(m)
+            lo.append(m - min(per_gib))
+            hi.append(max(per_gib) - m)
+            kern.append(kernel)
+            usr.append(user)
+        if not xs:
+            continue
+        label = LVM_MODE_NAMES[mode]
+        left.bar(xs, med, width, yerr=[lo, hi], capsize=3, color=f"C{i}", label=label)
+        right.bar(xs, kern, width, color=f"C{i}", label=f"{label}, kernel")
+        right.bar(xs, usr, width, bottom=kern, color=f"C{i}", alpha=0.4, label=f"{label}, user")
+    for ax, ylabel in ((left, "wall s per GiB copied (median, min-max)"),
+                       (right, "guest CPU s per GiB copied")):
+        ax.set_xticks(range(len(devs)), [f"{LVM_NAMES[d]}\n{size_name(next(r['bytes'] for r in runs if r['dev'] == d))}"
+                                         for d in devs], fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, axis="y", alpha=0.3)
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    fig.suptitle(f"lvm2 (dm-kcopyd): offload vs read+write; {title}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return f"lvm2 plot: {path}"
 
 
 def cpu_per_gib(reps, idle):
@@ -330,10 +458,10 @@ def config_list(config, var):
 
 def not_run(verdicts, config):
     """Marks targets without measurements as "not run" when the config left out their device or
-    a method they compare (make bench BENCH_DEVICES=... runs a subset); a device or method that
-    was asked for and measured nothing still misses."""
+    a method they compare (make bench BENCH_DEVICES=... runs a subset), or the devices part of the
+    bench (BENCH_ONLY); a device or method that was asked for and measured nothing still misses."""
     lists = {var: config_list(config, var)
-             for var in ("BENCH_DEVICES", "BENCH_MEM_DEVICES", "BENCH_CPU_DEVICES", "BENCH_METHODS")}
+             for var in ("BENCH_DEVICES", "BENCH_MEM_DEVICES", "BENCH_CPU_DEVICES", "BENCH_METHODS", "BENCH_ONLY")}
     out = []
     for name, v, detail in verdicts:
         dev = name.split()[0]
@@ -343,7 +471,8 @@ def not_run(verdicts, config):
         missing = [f"{dev} not in {var}" for var in dict.fromkeys(("BENCH_DEVICES", dev_var))
                    if lists[var] is not None and dev not in lists[var]] + \
             [f"{m} not in BENCH_METHODS" for m in dict.fromkeys(methods)
-             if lists["BENCH_METHODS"] is not None and m not in lists["BENCH_METHODS"]]
+             if lists["BENCH_METHODS"] is not None and m not in lists["BENCH_METHODS"]] + \
+            (["devices not in BENCH_ONLY"] if lists["BENCH_ONLY"] and "devices" not in lists["BENCH_ONLY"] else [])
         if v == "miss" and detail.startswith(("no measurement", "needs two sizes")) and missing:
             v, detail = "not run", ", ".join(missing)
         out.append((name, v, detail))
@@ -423,8 +552,8 @@ def main():
         return 2
     results = Path(sys.argv[1])
     rows, info, problems = load(results)
-    groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend = \
-        analyse(rows)
+    groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend, \
+        lvm, skips = analyse(rows)
     # Targets and plot only from measurements whose every check passed.
     good = {k: g for k, g in groups.items() if not g.bad}
     per_range_good = {k: g for k, g in per_range.items() if not g.bad}
@@ -525,24 +654,50 @@ def main():
         md += table(["suspend", "copy", "chunk", "ms", "MiB/s", "x none", "offloaded MiB", "onloaded MiB",
                      "within", "check"], suspend_table(suspend)) + [""]
 
+    lvm_ratios = {}
+    if lvm or skips:
+        lvm_rows, lvm_ratios = lvm_table(lvm, idle_rate)
+        md += ["## lvm2: pvmove and thin snapshot copy on write", "",
+               "dm-kcopyd's copies as lvm2 makes them, on rnull, offloaded (the disk's copy limits) and read "
+               "and written by kcopyd (copy_max_bytes 0), one run of each in turn. pvmove: an LV moves "
+               "between two PVs on partitions of one disk (dm-raid1 copies it region by region); the time is "
+               "pvmove's, start to exit, lvm's metadata updates, suspends and 1-second polling included. "
+               "Thin: each run takes a snapshot of a thin volume, then one program writes 4 KiB to each pool "
+               "block of the volume, one write after the other, and dm-thin copies each whole block first; "
+               "the time is the writes'. Per GiB copied; medians over the repetitions whose checks passed. "
+               "x kcopyd: offload over kcopyd, for time the median of each repetition over the kcopyd run "
+               "made after it, for CPU over all repetitions. CPU: guest-wide, less the idle guest's, as above. "
+               "Offloaded and fallback: the copy_stats of the copies' destination (the disk for pvmove, the "
+               "pool device for thin), per run. Checked after each run: the data (sha256), and that an "
+               "offload offloaded about all it copied and a kcopyd run nothing.", ""]
+        if lvm_rows:
+            md += table(["user", "copy", "mode", "reps", "s/GiB", "min-max", "MiB/s", "x kcopyd",
+                         "kernel s/GiB", "user s/GiB", "total s/GiB", "CPU x kcopyd", "offloaded MiB",
+                         "fallback MiB", "check"], lvm_rows) + [""]
+        md += [f"- skipped: {why}" for why in skips] + ([""] if skips else [])
+
     verdicts = not_run(targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate,
                                latency), config)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
     md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
     summ = summary(good)
     md += ["## Summary", "", summ, ""]
+    if lvm_ratios:
+        md += [lvm_summary(lvm, lvm_ratios), ""]
 
     trouble = [f"step failed: {f}" for f in fails] + [f"check failed: {b}" for b in bad] + \
         [f"kernel report: {l}" for l in reports[:10]] + problems
     if guest_rc not in (None, "0"):
         trouble.append("guest timed out" if guest_rc == "124" else f"guest exited {guest_rc}")
-    if not groups and not suspend:
+    if not groups and not suspend and not lvm:
         trouble.append("no copy measurements")
     if trouble:
         md += ["## Problems", ""] + [f"- {t}" for t in trouble] + [""]
 
     (results / "results.md").write_text("\n".join(md))
     note = plot(results / "bench.png", good, memcpy_mib, title)
+    if lvm:
+        note += "; " + plot_lvm(results / "bench-lvm.png", lvm, idle_rate, title)
     print("\n".join(md[2:]))
     print(f"report: {results / 'results.md'}; {note}")
     return 1 if trouble else 0

@@ -3,12 +3,15 @@
 #
 # make bench: boot the bench kernel (build/obj-bench, no KASAN or lockdep)
 # once, measure the copy methods on rnull, null_blk, the QEMU NVMe namespace 1
-# and nvme-loop to rnull (mk/guest-bench.sh), then write the report
-# (mk/bench-report.py): build/results/bench/results.md and bench.png.
+# and nvme-loop to rnull, a dm suspend during a copy, and lvm2's pvmove and
+# thin snapshot copy on write offloaded and read and written by dm-kcopyd
+# (mk/guest-bench.sh), then write the report (mk/bench-report.py):
+# build/results/bench/results.md, bench.png and bench-lvm.png.
 #
 # The knobs below can be set in the environment (make bench BENCH_REPS=3).
 # Sizes take K, M or G; the QEMU NVMe and nvme-loop devices have 256 and
-# 128 MiB, so they get BENCH_SIZES_SMALL.
+# 128 MiB, so they get BENCH_SIZES_SMALL. BENCH_ONLY runs some parts only
+# (make bench BENCH_ONLY=lvm: the idle guest and the lvm2 rows).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,7 +47,23 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_SUSPEND_BYTES:=1G}"		# the dm suspend runs: a copy this long,
 : "${BENCH_SUSPEND_CHUNK:=256K}"		# in chunks of this size,
 : "${BENCH_SUSPEND_MS:=100}"		# with a suspend this long (empty bytes: none)
+# lvm2 rows (0 or none: none), skipped when lvm2 or its thin tools are
+# missing; not in profiling runs (make profile) unless asked for.
+[ -n "$BENCH_PROFILE" ] && : "${BENCH_LVM:=none}"
+: "${BENCH_LVM:=pvmove thin}"
+: "${BENCH_PVMOVE_BYTES:=1G}"		# the LV pvmove moves
+: "${BENCH_THIN_BYTES:=256M}"		# the thin volume whose blocks are copied,
+: "${BENCH_THIN_CHUNK:=1M}"		# in pool blocks of this size
+: "${BENCH_ONLY:=}"			# parts to run, of: devices (with memcpy),
+					# suspend, lvm; empty: all
 : "${BENCH_OUT:=$BUILD/results/bench}"
+
+for part in $BENCH_ONLY; do
+	case $part in
+	devices|suspend|lvm) ;;
+	*) echo "bench: BENCH_ONLY: unknown part '$part' (devices, suspend, lvm)" >&2; exit 2 ;;
+	esac
+done
 
 # QEMU NVMe namespace 1 as a drive offers it for bulk copies, not with make
 # check's small limits that exist to exercise splitting: ranges and commands
@@ -59,7 +78,7 @@ out=$BENCH_OUT
 rm -rf "$out"
 mkdir -p "$out"
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \
-	"$BUILD/blktests-src/copy_bench" "$BUILD/blktests-src/copy_ioctl" || exit 1
+	"$BUILD/blktests-src/copy_bench" "$BUILD/blktests-src/copy_ioctl" "$BUILD/blktests-src/blkpg" || exit 1
 
 {
 	vm_nvme_config

@@ -3,14 +3,18 @@
 #
 # Runs inside the guest booted by bench.sh: the memory-copy baseline, then on
 # each device of $BENCH_DEVICES every copy method at every size, the range
-# counts and the kernel memory runs, with copy_bench. $1 is the output
-# directory shared with the host (bench.sh wrote its config there), $2 the
-# directory of the compiled helpers.
+# counts and the kernel memory runs, with copy_bench; a dm suspend during a
+# copy; lvm2's pvmove and thin snapshot copy on write, offloaded and read and
+# written by dm-kcopyd ($BENCH_LVM). $BENCH_ONLY picks some of these parts.
+# $1 is the output directory shared with the host (bench.sh wrote its config
+# there), $2 the directory of the compiled helpers.
 #
 # copy_bench's JSON lines go to $1/results.jsonl, with a "device" line per
-# device set up, a "fail" line per step that failed and a "guest" line;
-# every step and its duration is logged to $1/bench.log. A failing step or
-# device is recorded and the rest continues.
+# device set up, a "suspend" line per dm suspend run, an "lvm" line per lvm2
+# run, a "skip" line per lvm2 row that cannot run here, a "fail" line per
+# step that failed and a "guest" line; every step and its duration is logged
+# to $1/bench.log. A failing step or device is recorded and the rest
+# continues.
 out=$1
 bin=$2/copy_bench
 helpers=$2
@@ -23,6 +27,8 @@ cd "$top/tools/testing/blktests" || exit 1
 . common/null_blk
 . common/copy_offload
 . common/copy_offload_nvme
+. common/copy_offload_dm
+. common/copy_offload_lvm
 . "$out/config"
 
 log() {
@@ -309,15 +315,308 @@ bench_suspend() {
 	_co_exit_rnull >>"$FULL" 2>&1
 }
 
+# The lvm2 rows: dm-kcopyd's copies as lvm2 makes them, with the disk's copy
+# limits (offload) and with copy_max_bytes 0 (kcopyd reads and writes), one
+# run of each in turn, with the repetitions of their size (BENCH_REPS_LARGE
+# from BENCH_LARGE on). lvm runs with a configuration of its own that sees
+# only the bench's disk (common/copy_offload_lvm). One "lvm" line per run:
+# its wall time, the guest's CPU time meanwhile, the bytes the copy_stats of
+# the copies' destination counted as offloaded and as refused (fallback) and
+# the checks: the data, and that the run offloaded about all it copied
+# (offload) or nothing (kcopyd).
+
+# Guest CPU ticks so far, all CPUs, counted as copy_bench counts them:
+# CPU_U user + nice, CPU_S system + irq + softirq.
+cpu_ticks() {
+	local _c u n s _i _w irq sirq
+	read -r _c u n s _i _w irq sirq _ </proc/stat
+	CPU_U=$((u + n)) CPU_S=$((s + irq + sirq))
+}
+
+HZ=$(getconf CLK_TCK)
+
+# Ticks $1 in seconds.
+ticks_secs() {
+	printf '%d.%03d' $(($1 / HZ)) $(($1 % HZ * 1000 / HZ))
+}
+
+# Run "$@", its output to the log, within the time limit of a step and
+# measure it: M_SECS its wall time, M_USER and M_SYS the guest's CPU seconds
+# meanwhile. Returns its exit status.
+measured() {
+	local u0 s0 t0 t1 rc=0
+	cpu_ticks
+	u0=$CPU_U s0=$CPU_S t0=${EPOCHREALTIME/[.,]/}
+	timeout -k 10 "$BENCH_CMD_TIMEOUT" "$@" </dev/null >>"$FULL" 2>&1 || rc=$?
+	t1=${EPOCHREALTIME/[.,]/}
+	cpu_ticks
+	M_SECS=$(printf '%d.%06d' $(((t1 - t0) / 1000000)) $(((t1 - t0) % 1000000)))
+	M_USER=$(ticks_secs $((CPU_U - u0))) M_SYS=$(ticks_secs $((CPU_S - s0)))
+	return "$rc"
+}
+
+# Copy counter $2 of disk $1 (copy_stats/); 0 before the disk's first copy.
+copy_stat() {
+	cat "/sys/block/$1/copy_stats/$2" 2>/dev/null || echo 0
+}
+
+# Repetitions of a measurement of $1 bytes.
+reps_for() {
+	if (($1 >= $(bytes "$BENCH_LARGE"))); then
+		echo "$BENCH_REPS_LARGE"
+	else
+		echo "$BENCH_REPS"
+	fi
+}
+
+# What is wrong with the copy_stats of a run in mode $1 that copied $3 bytes
+# and during which the destination counted $2 bytes as offloaded: an offload
+# must offload about all of them (kcopyd reads and writes the pieces the
+# devices refuse), a run with copy_max_bytes 0 none.
+offload_problem() {
+	if [[ $1 == offload ]]; then
+		(($2 * 100 >= $3 * 99 && $2 * 100 <= $3 * 101)) ||
+			echo "offloaded $2 of $3 bytes"
+	elif (($2 != 0)); then
+		echo "offloaded $2 bytes with copy_max_bytes 0"
+	fi
+}
+
+# Record an lvm run: row $1, mode $2, repetition $3, $4 bytes copied in
+# blocks of $5 (0: lvm2 chooses), then the copy_max_bytes in force, the
+# offloaded and refused bytes and the problems found ("" when none); the
+# times are M_SECS, M_USER and M_SYS.
+lvm_row() {
+	printf '{"kind":"lvm","dev":"%s","mode":"%s","rep":%s,"bytes":%s,"block":%s,"secs":%s,"cpu_user":%s,"cpu_sys":%s,"copy_max_bytes":%s,"offloaded":%s,"fallback":%s,"check":"%s"}\n' \
+		"$1" "$2" "$3" "$4" "$5" "$M_SECS" "$M_USER" "$M_SYS" "${6:-null}" "$7" "$8" "${9:-ok}" >>"$results"
+	log "$1: $2, repetition $3: $M_SECS s, CPU $M_USER user + $M_SYS kernel s, offloaded $(($7 >> 20)) MiB, fallback $(($8 >> 20)) MiB: ${9:-ok}"
+}
+
+# Whether lvm2 row $1 can run here; module $2 is its dm target. Records a
+# "skip" line with the reason when not: lvm2, its thin tools and the
+# kernel's dm targets are optional.
+lvm_can() {
+	local why=
+	if ! command -v lvm >/dev/null || ! command -v dmsetup >/dev/null; then
+		why="lvm2 is not installed (lvm, dmsetup)"
+	elif [[ ! -d /proc/sysvipc ]]; then
+		why="the kernel has no System V IPC (CONFIG_SYSVIPC), with which lvm2 waits for udev"
+	elif ! modprobe -q "$2" 2>>"$FULL"; then
+		why="the kernel has no $2"
+	elif [[ $1 == thin ]] && ! command -v thin_check >/dev/null; then
+		why="the thin provisioning tools are not installed (thin_check, which lvm2 runs)"
+	elif [[ $1 == thin && -z $PY ]]; then
+		why="python3 is not installed"
+	fi
+	[[ -z $why ]] && return 0
+	log "$1: skipped: $why"
+	printf '{"kind":"skip","dev":"%s","why":"%s"}\n' "$1" "$why" >>"$results"
+	return 1
+}
+
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
+
+# pvmove of a BENCH_PVMOVE_BYTES LV between two PVs, partitions of one rnull
+# disk: dm-raid1 copies the LV region by region with dm-kcopyd, whose jobs
+# go to the partitions, so the disk's copy_stats count them. The LV moves to
+# the second PV offloaded, back with copy_max_bytes 0, and so on; after each
+# pvmove it must be on the other PV and hold its data (sha256). The time is
+# pvmove's from start to exit: lvm's metadata updates, suspends and
+# 1-second polling (-i1) included, as an administrator waits for it.
+bench_pvmove() {
+	local disk=rnull904 vg=dmtbenchpv TMPDIR size part lv p1 p2 src dst q orig hw sum
+	local reps rep mode off fb check where t0=$SECONDS
+	size=$(bytes "$BENCH_PVMOVE_BYTES")
+	log "== lvm pvmove"
+	if ((size <= 0 || size % (4 << 20))); then
+		fail pvmove "BENCH_PVMOVE_BYTES=$BENCH_PVMOVE_BYTES is not a multiple of 4 MiB (the extent size)"
+		return
+	fi
+	if [[ ! -x $helpers/blkpg ]]; then
+		fail pvmove "no $helpers/blkpg"
+		return
+	fi
+	TMPDIR=$(mktemp -d /tmp/bench-pvmove.XXXXXX)
+	# Each partition holds the LV and a PV label and metadata.
+	part=$((size + (16 << 20)))
+	p1=/dev/${disk}p1 p2=/dev/${disk}p2 lv=$(_co_lv_dev $vg lv)
+	if ! _co_configure_rnull $disk memory_backed=1 blocksize=4096 size=$(((2 * part >> 20) + 2)) \
+			>>"$FULL" 2>&1 ||
+	   ! "$helpers/blkpg" /dev/$disk add 1 1M "$part" >>"$FULL" 2>&1 ||
+	   ! "$helpers/blkpg" /dev/$disk add 2 $(((1 << 20) + part)) "$part" >>"$FULL" 2>&1 ||
+	   ! _co_wait_for_bdev "$p1" || ! _co_wait_for_bdev "$p2" ||
+	   ! _co_lvm_setup "$p1" "$p2" ||
+	   ! _co_lvm pvcreate -y "$p1" "$p2" >>"$FULL" ||
+	   ! _co_lvm vgcreate $vg "$p1" "$p2" >>"$FULL" ||
+	   ! _co_lvm lvcreate -y -L "$((size >> 20))M" -n lv $vg "$p1" >>"$FULL" ||
+	   [[ ! -b $lv ]]; then
+		fail pvmove "setup"
+		_co_lvm_exit $vg >>"$FULL" 2>&1
+		rm -rf "$TMPDIR"
+		unset LVM_SYSTEM_DIR
+		return
+	fi
+	q=/sys/block/$disk/queue
+	orig=$(<"$q/copy_max_bytes") hw=$(<"$q/copy_max_hw_bytes")
+	reps=$(reps_for "$size")
+	printf '{"kind":"device","dev":"pvmove","path":"%s","bytes":%s,"lbs":%s,"copy_max_hw_bytes":%s}\n' \
+		"/dev/$disk" "$(blockdev --getsize64 /dev/$disk)" "$(<"$q/logical_block_size")" "$hw" >>"$results"
+	log "pvmove: $((size >> 20)) MiB LV on ${p1##*/} and ${p2##*/}, copy_max_hw_bytes $hw, $reps repetitions"
+	if run pvmove "fill" fill "$lv" 0 "$size"; then
+		sum=$(_co_dev_sum "$lv")
+		src=$p1 dst=$p2
+		for ((rep = 0; rep < reps; rep++)); do
+			for mode in offload kcopyd; do
+				if [[ $mode == offload ]]; then
+					echo "$hw" >"$q/copy_max_bytes"
+				else
+					echo 0 >"$q/copy_max_bytes"
+				fi
+				off=$(copy_stat $disk offloaded_bytes) fb=$(copy_stat $disk fallback_bytes)
+				log "pvmove: $mode, repetition $rep: ${src##*/} -> ${dst##*/}"
+				if ! measured lvm pvmove -i1 "$src" "$dst"; then
+					fail pvmove "$mode, repetition $rep: pvmove ${src##*/} ${dst##*/} (exit status or time limit)"
+					break 2
+				fi
+				_co_udev_settle
+				off=$(($(copy_stat $disk offloaded_bytes) - off))
+				fb=$(($(copy_stat $disk fallback_bytes) - fb))
+				check=$(offload_problem $mode "$off" "$size")
+				# "/dev/PV(first extent)", one per segment
+				where=$(lvm lvs --noheadings -o devices $vg/lv 2>>"$FULL")
+				where=${where// /} where=${where%%(*}
+				[[ ${where##*/} == "${dst##*/}" ]] ||
+					check+="${check:+; }the LV is on ${where:-?}, not on ${dst##*/}"
+				[[ $(_co_dev_sum "$lv") == "$sum" ]] || check+="${check:+; }data differ"
+				lvm_row pvmove $mode "$rep" "$size" 0 "$(<"$q/copy_max_bytes")" "$off" "$fb" "$check"
+				read -r src dst <<<"$dst $src"
+			done
+		done
+	fi
+	echo "$orig" >"$q/copy_max_bytes"
+	_co_lvm_exit $vg >>"$FULL" 2>&1
+	rm -rf "$TMPDIR"
+	unset LVM_SYSTEM_DIR
+	log "== lvm pvmove: $((SECONDS - t0)) s"
+}
+
+# Thin snapshot copy on write: a thin pool with BENCH_THIN_CHUNK blocks and
+# no zeroing on an rnull disk, a thin volume of BENCH_THIN_BYTES written
+# whole; each run takes a snapshot of it, then one program writes 4 KiB at
+# the start of each block of the volume, one write after the other, so that
+# dm-thin copies every block, shared with the snapshot, to a new one with
+# dm-kcopyd (the copy dominates the write that triggers it). The copies go
+# to the pool device, whose copy_stats count them; the kcopyd runs set its
+# copy_max_bytes, not the disk's, to 0: a limit raised on the disk again
+# would reach the pool only at its next table load. Each run keeps its
+# snapshot, so that every copy goes to pool blocks never written before,
+# where a copy that did not happen reads as zeroes rather than as what an
+# earlier run left; the pool and the disk hold the volume and one copy per
+# run (in memory: the volume and the kcopyd runs' copies, as rnull shares
+# the blocks of an offloaded one). Checked after each run: the snapshot
+# holds the volume's data from before the run (sha256), every block of the
+# volume the 4 KiB written and the rest of the snapshot's block.
+bench_thin() {
+	local disk=rnull905 vg=dmtbenchthin TMPDIR size chunk reps data thin pool pq orig hw prev
+	local rep mode k=0 out writes off fb check ssum tsum bad first t0=$SECONDS
+	size=$(bytes "$BENCH_THIN_BYTES") chunk=$(bytes "$BENCH_THIN_CHUNK")
+	log "== lvm thin"
+	if ((size <= 0 || size % (4 << 20) || chunk < (64 << 10) || chunk % (64 << 10) ||
+	     size % chunk)); then
+		fail thin "BENCH_THIN_BYTES=$BENCH_THIN_BYTES, BENCH_THIN_CHUNK=$BENCH_THIN_CHUNK: the volume must be a multiple of 4 MiB and of the block, the block of 64 KiB"
+		return
+	fi
+	TMPDIR=$(mktemp -d /tmp/bench-thin.XXXXXX)
+	reps=$(reps_for "$size")
+	data=$(((size * (2 * reps + 1) >> 20) + 64))	# MiB
+	thin=$(_co_lv_dev $vg thin)
+	if ! _co_configure_rnull $disk memory_backed=1 blocksize=4096 size=$((data + 128)) \
+			>>"$FULL" 2>&1 ||
+	   ! _co_lvm_setup /dev/$disk ||
+	   ! _co_lvm vgcreate $vg /dev/$disk >>"$FULL" ||
+	   ! _co_lvm lvcreate -y --type thin-pool -c "$((chunk >> 10))k" -Zn -L "${data}M" \
+			-n pool $vg >>"$FULL" ||
+	   ! _co_lvm lvcreate -y -V "$((size >> 20))M" -T $vg/pool -n thin >>"$FULL" ||
+	   [[ ! -b $thin ]] || ! pool=$(_co_dm_name_disk $vg-pool-tpool) ||
+	   [[ ! -d /sys/block/$pool ]]; then
+		fail thin "setup"
+		_co_lvm_exit $vg >>"$FULL" 2>&1
+		rm -rf "$TMPDIR"
+		unset LVM_SYSTEM_DIR
+		return
+	fi
+	pq=/sys/block/$pool/queue
+	orig=$(<"$pq/copy_max_bytes") hw=$(<"$pq/copy_max_hw_bytes")
+	printf '{"kind":"device","dev":"thin","path":"%s","bytes":%s,"lbs":%s,"copy_max_hw_bytes":%s}\n' \
+		"$vg/pool ($pool) on /dev/$disk" "$(blockdev --getsize64 "/dev/$pool")" \
+		"$(<"$pq/logical_block_size")" "$hw" >>"$results"
+	log "thin: $((size >> 20)) MiB volume, $((chunk >> 10)) KiB blocks, pool $pool of $data MiB, copy_max_hw_bytes $hw, $reps repetitions"
+	if run thin "fill" fill "$thin" 0 "$size"; then
+		prev=$(_co_dev_sum "$thin")
+		for ((rep = 0; rep < reps; rep++)); do
+			for mode in offload kcopyd; do
+				if ! _co_lvm lvcreate -y -s -kn -n snap$k $vg/thin >>"$FULL"; then
+					fail thin "$mode, repetition $rep: snapshot"
+					break 2
+				fi
+				if [[ $mode == offload ]]; then
+					echo "$hw" >"$pq/copy_max_bytes"
+				else
+					echo 0 >"$pq/copy_max_bytes"
+				fi
+				off=$(copy_stat "$pool" offloaded_bytes) fb=$(copy_stat "$pool" fallback_bytes)
+				log "thin: $mode, repetition $rep: $((size / chunk)) writes"
+				if ! out=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" "$PY" "$top/mk/bench-thin.py" \
+						write "$thin" "$chunk" "$size" $k 2>>"$FULL") ||
+				   ! read -r M_SECS M_USER M_SYS writes <<<"$out" ||
+				   [[ $writes != $((size / chunk)) ]]; then
+					fail thin "$mode, repetition $rep: writes (${out:-no output})"
+					break 2
+				fi
+				off=$(($(copy_stat "$pool" offloaded_bytes) - off))
+				fb=$(($(copy_stat "$pool" fallback_bytes) - fb))
+				check=$(offload_problem $mode "$off" "$size")
+				out=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" "$PY" "$top/mk/bench-thin.py" verify \
+					"$(_co_lv_dev $vg snap$k)" "$thin" "$chunk" "$size" $k 2>>"$FULL")
+				read -r ssum tsum bad first <<<"$out"
+				if [[ -z $first ]]; then
+					check+="${check:+; }the data could not be read"
+				else
+					[[ $ssum == "$prev" ]] ||
+						check+="${check:+; }the snapshot differs from the volume before the run"
+					((bad == 0)) ||
+						check+="${check:+; }$bad of $((size / chunk)) blocks of the volume differ, the first at byte $first"
+					prev=$tsum
+				fi
+				lvm_row thin $mode "$rep" "$size" "$chunk" "$(<"$pq/copy_max_bytes")" "$off" "$fb" "$check"
+				k=$((k + 1))
+			done
+		done
+	fi
+	echo "$orig" >"$pq/copy_max_bytes"
+	_co_lvm_exit $vg >>"$FULL" 2>&1
+	rm -rf "$TMPDIR"
+	unset LVM_SYSTEM_DIR
+	log "== lvm thin: $((SECONDS - t0)) s"
+}
+
+# Whether part $1 of the bench (devices, suspend, lvm) is to run.
+part() {
+	[[ -z $BENCH_ONLY || " $BENCH_ONLY " == *" $1 "* ]]
+}
+
 : >"$results"
 printf '{"kind":"guest","kernel":"%s","cpus":%s,"mem_kib":%s,"cpu_model":"%s"}\n' \
 	"$(uname -r)" "$(nproc)" "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
 	"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" >>"$results"
 log "guest: kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) KiB"
 _co_mount_configfs
-run memcpy "memcpy $BENCH_MEMCPY_BYTES" memcpy -s "$BENCH_MEMCPY_BYTES" -r "$BENCH_REPS"
+part devices &&
+	run memcpy "memcpy $BENCH_MEMCPY_BYTES" memcpy -s "$BENCH_MEMCPY_BYTES" -r "$BENCH_REPS"
+# The idle guest's CPU time, which the CPU times of every part less.
 run idle "idle ${BENCH_IDLE_SECS}s" idle -s "$BENCH_IDLE_SECS" -r 3
-for name in $BENCH_DEVICES; do
+part devices && for name in $BENCH_DEVICES; do
 	case $name in
 	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;
 	nvme|nvmeloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
@@ -325,6 +624,14 @@ for name in $BENCH_DEVICES; do
 	*) fail "$name" "unknown device" ;;
 	esac
 done
-[[ -n $BENCH_SUSPEND_BYTES ]] && bench_suspend
+part suspend && [[ -n $BENCH_SUSPEND_BYTES ]] && bench_suspend
+part lvm && for name in $BENCH_LVM; do
+	case $name in
+	pvmove) lvm_can pvmove dm-mirror && bench_pvmove ;;
+	thin) lvm_can thin dm-thin-pool && bench_thin ;;
+	0|none) ;;
+	*) fail "$name" "unknown lvm2 row (BENCH_LVM: pvmove, thin)" ;;
+	esac
+done
 dmesg >"$out/dmesg.txt"
 log "done"
