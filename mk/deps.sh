@@ -20,6 +20,9 @@ APT_PKGS=(
 	"rustc-web=$RUSTC_WEB_VERSION" "rust-web-src=$RUSTC_WEB_VERSION"
 	"rust-web-clippy=$RUSTC_WEB_VERSION"
 	udev nvme-cli xfsprogs fio util-linux fdisk dmsetup e2fsprogs busybox-static
+	# ip: virtme-ng's init brings the guest's lo up with it (NVMe/TCP
+	# tests); tc shapes it for benchmarks.
+	iproute2
 	lvm2 thin-provisioning-tools
 	python3-matplotlib linux-perf python3-sphinx python3-yaml
 )

@@ -24,6 +24,9 @@ static inline const char *errno_name(int err)
 	case ENXIO: return "ENXIO";
 	case ENODEV: return "ENODEV";
 	case ETXTBSY: return "ETXTBSY";
+	/* NVMe over Fabrics: a path error (BLK_STS_TRANSPORT), a lost link */
+	case ENOLINK: return "ENOLINK";
+	case ENOTCONN: return "ENOTCONN";
 	default: return strerror(err);
 	}
 }
