@@ -23,6 +23,9 @@ APT_PKGS=(
 	# ip: virtme-ng's init brings the guest's lo up with it (NVMe/TCP
 	# tests); tc shapes it for benchmarks.
 	iproute2
+	# Upstream blktests' check wants GNU awk (UPSTREAM.md: running the
+	# cases there in the guest, which sees the host's programs).
+	gawk
 	lvm2 thin-provisioning-tools
 	python3-matplotlib linux-perf python3-sphinx python3-yaml
 )
