@@ -414,6 +414,13 @@ lvm_can() {
 	return 1
 }
 
+# Undo an lvm2 row's set-up: volume group $1, the lvm configuration and the
+# rnull disk (_co_lvm_exit), and the row's TMPDIR.
+lvm_row_exit() {
+	_co_lvm_exit "$1" >>"$FULL" 2>&1
+	rm -rf "$TMPDIR"
+}
+
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 
@@ -452,9 +459,7 @@ bench_pvmove() {
 	   ! _co_lvm lvcreate -y -L "$((size >> 20))M" -n lv $vg "$p1" >>"$FULL" ||
 	   [[ ! -b $lv ]]; then
 		fail pvmove "setup"
-		_co_lvm_exit $vg >>"$FULL" 2>&1
-		rm -rf "$TMPDIR"
-		unset LVM_SYSTEM_DIR
+		lvm_row_exit $vg
 		return
 	fi
 	q=/sys/block/$disk/queue
@@ -495,9 +500,7 @@ bench_pvmove() {
 		done
 	fi
 	echo "$orig" >"$q/copy_max_bytes"
-	_co_lvm_exit $vg >>"$FULL" 2>&1
-	rm -rf "$TMPDIR"
-	unset LVM_SYSTEM_DIR
+	lvm_row_exit $vg
 	log "== lvm pvmove: $((SECONDS - t0)) s"
 }
 
@@ -541,9 +544,7 @@ bench_thin() {
 	   [[ ! -b $thin ]] || ! pool=$(_co_dm_name_disk $vg-pool-tpool) ||
 	   [[ ! -d /sys/block/$pool ]]; then
 		fail thin "setup"
-		_co_lvm_exit $vg >>"$FULL" 2>&1
-		rm -rf "$TMPDIR"
-		unset LVM_SYSTEM_DIR
+		lvm_row_exit $vg
 		return
 	fi
 	pq=/sys/block/$pool/queue
@@ -595,9 +596,7 @@ bench_thin() {
 		done
 	fi
 	echo "$orig" >"$pq/copy_max_bytes"
-	_co_lvm_exit $vg >>"$FULL" 2>&1
-	rm -rf "$TMPDIR"
-	unset LVM_SYSTEM_DIR
+	lvm_row_exit $vg
 	log "== lvm thin: $((SECONDS - t0)) s"
 }
 
