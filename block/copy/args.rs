@@ -6,6 +6,7 @@
 use core::ops::Range;
 
 use kernel::{
+    alloc::Flags,
     block::{
         bdev::BlockDevice,
         bio::{
@@ -19,7 +20,14 @@ use kernel::{
             CopyStat, //
         },
     },
-    prelude::*, //
+    prelude::*,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc, //
+    }, //
 };
 
 use crate::{
@@ -31,6 +39,32 @@ use crate::{
     stats,
     Method, //
 };
+
+/// A request that a copy stop early, shared by the copy and whoever may cancel it (io_uring's
+/// cancelation of a `BLOCK_URING_CMD_COPY`, [`crate::uring`]).
+///
+/// The engine looks at it before each chunk it issues and each batch it copies in the kernel: a
+/// stopped copy issues nothing more, waits for what is in flight, and ends with `ECANCELED` at
+/// the first chunk or batch it did not issue, as a killed synchronous copy ends with `EINTR`.
+pub(crate) struct StopFlag(Atomic<bool>);
+
+impl StopFlag {
+    /// A flag that is not set, allocated with `gfp`.
+    pub(crate) fn new(gfp: Flags) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self(Atomic::new(false)), gfp)?)
+    }
+
+    /// Asks the copy to stop. Idempotent.
+    pub(crate) fn stop(&self) {
+        // A hint that orders nothing else: the engine reads it with its own locks held or not.
+        self.0.store(true, Relaxed);
+    }
+
+    /// Whether the copy was asked to stop.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
 
 /// A copy as a caller described it, validated, with the engine's own copy of the segment lists.
 pub(crate) struct CopyArgs {
@@ -44,6 +78,8 @@ pub(crate) struct CopyArgs {
     /// The cgroup of the caller, which every bio of the copy is charged to, whatever task
     /// submits it; `None` for the root cgroup, which is not charged.
     blkcg: Option<Blkcg>,
+    /// Asks the copy to stop early; `None` for a copy that only a fatal signal stops.
+    stop: Option<Arc<StopFlag>>,
 }
 
 impl CopyArgs {
@@ -73,7 +109,18 @@ impl CopyArgs {
             total,
             fallback,
             blkcg: Blkcg::current().filter(|blkcg| !blkcg.is_root()),
+            stop: None,
         })
+    }
+
+    /// Lets `stop` stop the copy early (see [`StopFlag`]).
+    pub(crate) fn set_stop(&mut self, stop: Arc<StopFlag>) {
+        self.stop = Some(stop);
+    }
+
+    /// Whether the copy was asked to stop early: it is to issue nothing more.
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|stop| stop.is_stopped())
     }
 
     /// The device to read from.

@@ -38,15 +38,18 @@ fn word<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
 }
 
 /// The ranges of a call, as engine segments and as user space passed them.
-struct Ranges {
-    src: KVec<Seg>,
-    dst: KVec<Seg>,
+pub(crate) struct Ranges {
+    pub(crate) src: KVec<Seg>,
+    pub(crate) dst: KVec<Seg>,
     /// The `struct blkcopy_range` array, written back with `copied` filled in.
     raw: KVec<u8>,
+    /// Length of the copy: the sum of the ranges' lengths.
+    pub(crate) total: u64,
 }
 
-/// Reads and checks the argument at `arg`: returns the flags and the ranges.
-fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
+/// Reads and checks the `struct blkcopy` at `arg`, of `BLKCOPY` or `BLOCK_URING_CMD_COPY`:
+/// returns the flags and the ranges.
+pub(crate) fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     let mut header = [0u8; HEADER_LEN];
     UserSlice::new(arg, HEADER_LEN)
         .reader()
@@ -83,14 +86,27 @@ fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     if total > bindings::BLKCOPY_MAX_BYTES {
         return Err(EINVAL);
     }
-    Ok((flags, Ranges { src, dst, raw }))
+    Ok((
+        flags,
+        Ranges {
+            src,
+            dst,
+            raw,
+            total,
+        },
+    ))
 }
 
 /// Writes each range's `copied` and the header's `out_flags` back to user space.
 ///
 /// The ranges go back in one piece, as they were read, so that a call of many ranges writes to
 /// user space twice rather than once per range.
-fn report(arg: UserPtr, ranges: &mut Ranges, mut copied: u64, offloaded: bool) -> Result {
+pub(crate) fn report(
+    arg: UserPtr,
+    ranges: &mut Ranges,
+    mut copied: u64,
+    offloaded: bool,
+) -> Result {
     let raw = ranges.raw.chunks_exact_mut(RANGE_LEN);
     for (seg, range) in ranges.src.iter().zip(raw) {
         let done = copied.min(seg.len);
@@ -111,6 +127,22 @@ fn report(arg: UserPtr, ranges: &mut Ranges, mut copied: u64, offloaded: bool) -
         .write_slice(&out_flags.to_ne_bytes())
 }
 
+/// Checks that a file opened on `bdev` with `mode` may copy onto it: `EBADF` without write
+/// access, then as `write()` refuses them, in the same order, `EPERM` on a read-only device and
+/// `ETXTBSY` on an active swap device.
+pub(crate) fn may_write(bdev: &BlockDevice, mode: bindings::blk_mode_t) -> Result {
+    if mode & bindings::BLK_OPEN_WRITE == 0 {
+        return Err(EBADF);
+    }
+    if bdev.is_read_only() {
+        return Err(EPERM);
+    }
+    if bdev.is_swap_busy() {
+        return Err(ETXTBSY);
+    }
+    Ok(())
+}
+
 /// `BLKCOPY` on `file`, opened on `bdev` with `mode`; `arg` is the user's `struct blkcopy`.
 pub(crate) fn ioctl(
     file: &LocalFile,
@@ -118,16 +150,7 @@ pub(crate) fn ioctl(
     mode: bindings::blk_mode_t,
     arg: UserPtr,
 ) -> Result {
-    if mode & bindings::BLK_OPEN_WRITE == 0 {
-        return Err(EBADF);
-    }
-    // Refused as `write()` refuses them, in the same order.
-    if bdev.is_read_only() {
-        return Err(EPERM);
-    }
-    if bdev.is_swap_busy() {
-        return Err(ETXTBSY);
-    }
+    may_write(bdev, mode)?;
     let (flags, mut ranges) = read_arg(arg)?;
     let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
     let (copied, offloaded, result) =

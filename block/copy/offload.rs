@@ -181,6 +181,40 @@ impl JobState {
     }
 }
 
+/// Where a copy that starts issues its first chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Issue {
+    /// In the caller's task, which may sleep for memory and for a tag.
+    Inline,
+    /// From the engine's workqueue: for a caller that must not wait, such as io_uring's
+    /// nonblocking issue of a `BLOCK_URING_CMD_COPY`. It returns once the work is queued.
+    Queued,
+}
+
+/// A copy that is ready to start: validated, planned, its job allocated, nothing of it issued.
+///
+/// Preparing is all that can fail before a copy starts; [`Start::run`] of an asynchronous copy
+/// cannot, so a caller can commit to waiting for `end_io` between the two (io_uring marks its
+/// command cancelable there).
+pub(crate) enum Start {
+    /// The devices copy it, or all they accept of it.
+    Offload(Arc<OffloadJob>),
+    /// The devices cannot offload any of it: the kernel copies it all.
+    Onload(onload::Start),
+}
+
+impl Start {
+    /// Starts the copy, issuing its first chunks as `issue` says. Returns what the engine returns
+    /// to its caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an asynchronous one,
+    /// whose `end_io` is then called once.
+    pub(crate) fn run(self, issue: Issue) -> Result {
+        match self {
+            Start::Offload(job) => OffloadJob::run(job, issue),
+            Start::Onload(start) => start.run(),
+        }
+    }
+}
+
 /// One `blkdev_copy()` call while the devices copy.
 #[pin_data]
 pub(crate) struct OffloadJob {
@@ -256,6 +290,14 @@ impl OffloadJob {
     /// Once an asynchronous copy started, it finishes exactly once: it writes the outcome into
     /// the caller's parameters and calls their `end_io`.
     pub(crate) fn copy(args: CopyArgs) -> Result {
+        Self::prepare(args)?.run(Issue::Inline)
+    }
+
+    /// Prepares `args` to be copied: plans the chunks and allocates the job, or prepares the
+    /// kernel's copy of all of it when the devices cannot offload any (and the caller did not ask
+    /// for offload only). A copy that fails here did not start: it is counted, and its caller
+    /// hears of it from the return value only.
+    pub(crate) fn prepare(args: CopyArgs) -> Result<Start> {
         args.trace_start(Method::Offload, 0..args.total);
         let plan = match Self::plan(&args) {
             Ok(plan) => plan,
@@ -263,18 +305,16 @@ impl OffloadJob {
                 // The devices cannot offload any of it.
                 args.record(Method::Offload, 0..args.total, 0, Err(e));
                 return if args.fallback() {
-                    onload::start(args)
+                    onload::prepare(args).map(Start::Onload)
                 } else {
                     Err(e)
                 };
             }
         };
         let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
-            // Not started: counted, and the caller hears of it from the return value only.
             args.record(Method::Offload, 0..args.total, 0, Err(ENOMEM));
             return Err(ENOMEM);
         };
-        let is_async = args.is_async();
         let job = job.pin_init_with(pin_init!(Self {
             args,
             state <- new_spinlock_irq!(JobState::new(plan), "blk_copy_offload_job"),
@@ -286,7 +326,22 @@ impl OffloadJob {
             Ok(job) => job.into(),
             Err(never) => match never {},
         };
-        Self::issue(&job);
+        Ok(Start::Offload(job))
+    }
+
+    /// Starts the prepared `job`, issuing its first chunks as `issue` says; for a synchronous copy,
+    /// waits for it, copying in the kernel what the devices refused, and returns its outcome.
+    fn run(job: Arc<Self>, issue: Issue) -> Result {
+        let is_async = job.args.is_async();
+        match issue {
+            Issue::Inline => Self::issue(&job),
+            Issue::Queued => {
+                // A new job: nothing else queued its issuer, which `issuing` stands for. The
+                // issuer may finish the copy, and `end_io` run, before this returns.
+                let wq = job.args.params().workqueue();
+                let _ = wq.enqueue::<_, 0>(job.clone());
+            }
+        }
         if is_async {
             return Err(EIOCBQUEUED);
         }
@@ -379,6 +434,10 @@ impl OffloadJob {
     /// the lock a completion takes to decide whether to queue a new issuer.
     fn issue(this: &Arc<Self>) {
         loop {
+            if this.args.stop_requested() {
+                // Cancelled: the copy ends at the first chunk not issued yet.
+                this.stop(ECANCELED);
+            }
             let chunk = {
                 let mut st = this.state.lock();
                 let chunk = if st.outcome.stopped() || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {

@@ -12,7 +12,8 @@
 //! batch's reads are in flight together, then its writes: a copy of many small ranges costs
 //! about what one range of the same total size does. A failed read or write stops the copy,
 //! and everything before the batch was copied: like the chunks of an offloaded copy, a batch
-//! is all or nothing in what the copy reports. A fatal signal stops the copy between batches.
+//! is all or nothing in what the copy reports. A fatal signal stops the copy between batches,
+//! and so does a request to stop ([`crate::args::StopFlag`]).
 
 use core::ops::Range;
 
@@ -76,30 +77,51 @@ impl WorkItem for OnloadJob {
     }
 }
 
-/// Copies all of `args` in the kernel: synchronously, or on the engine's workqueue for an
-/// asynchronous copy. Returns what the engine returns to its caller.
-pub(crate) fn start(args: CopyArgs) -> Result {
+/// An in-kernel copy of all of a copy, ready to start.
+pub(crate) enum Start {
+    /// A synchronous copy: copied in the caller's task, so that it stays killable.
+    Sync(CopyArgs),
+    /// An asynchronous copy: copied on the engine's onload workqueue.
+    Async(Arc<OnloadJob>),
+}
+
+impl Start {
+    /// Copies, or queues the copy of an asynchronous one. Returns what the engine returns to its
+    /// caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an asynchronous one.
+    pub(crate) fn run(self) -> Result {
+        match self {
+            // SAFETY: This is all the engine does of the copy.
+            Start::Sync(args) => unsafe { finish(&args) },
+            Start::Async(job) => {
+                let wq = job.args.params().onload_workqueue();
+                // A new job cannot be queued already.
+                let _ = wq.enqueue(job);
+                Err(EIOCBQUEUED)
+            }
+        }
+    }
+}
+
+/// Prepares the kernel's copy of all of `args`: nothing for a synchronous copy, its job for an
+/// asynchronous one. A copy whose job cannot be allocated did not start: it is counted, and its
+/// caller hears of it from the return value only.
+pub(crate) fn prepare(args: CopyArgs) -> Result<Start> {
     if !args.is_async() {
-        // SAFETY: This is all the engine does of the copy.
-        return unsafe { finish(&args) };
+        return Ok(Start::Sync(args));
     }
     let Ok(job) = UniqueArc::new_uninit(GFP_NOIO) else {
-        // Not started: counted, and the caller hears of it from the return value only.
         args.trace_start(Method::Onload, 0..args.total);
         args.record(Method::Onload, 0..args.total, 0, Err(ENOMEM));
         return Err(ENOMEM);
     };
-    let wq = args.params().onload_workqueue();
     let job = job.pin_init_with(pin_init!(OnloadJob {
         args,
         work <- new_work!("blk_copy_onload"),
     }));
-    // A new job cannot be queued already.
-    let _ = wq.enqueue(Arc::<OnloadJob>::from(match job {
-        Ok(job) => job,
+    Ok(Start::Async(match job {
+        Ok(job) => job.into(),
         Err(never) => match never {},
-    }));
-    Err(EIOCBQUEUED)
+    }))
 }
 
 /// Copies all of `args`, then reports it to the caller.
@@ -172,6 +194,10 @@ fn copy(args: &CopyArgs, part: Range<u64>) -> (u64, Result) {
         // A killed caller stops between batches; what came before was copied.
         if kernel::current!().fatal_signal_pending() {
             return (plan.issued(), Err(EINTR));
+        }
+        // So does a cancelled one (an io_uring command whose ring goes away).
+        if args.stop_requested() {
+            return (plan.issued(), Err(ECANCELED));
         }
         batch.clear();
         let mut used = 0;

@@ -5,6 +5,8 @@
 //! Both offload when the devices can and copy in the kernel otherwise (unless the caller asked
 //! for offload only), and keep the page cache coherent as a direct write does: dirty source
 //! pages are written back first, destination pages are dropped before and after the copy.
+//! `BLOCK_URING_CMD_COPY` ([`crate::uring`]) takes the same steps around an asynchronous copy:
+//! [`prepare`] when it is issued, [`finish`] when it completes.
 
 use kernel::{
     bindings,
@@ -78,6 +80,46 @@ fn invalidate(bdev: &BlockDevice, dst: &[Seg], from: u64, to: u64) -> Result {
     Ok(())
 }
 
+/// Makes the page cache ready for a copy of validated segments `src` of `src_bdev` to `dst` of
+/// `dst_bdev`, as before a direct write: writes back the dirty pages of the sources (in one call
+/// for all of them: writing back dirty pages between them does no harm) and drops the pages of
+/// the destinations.
+///
+/// With `nowait` (io_uring's nonblocking issue) nothing is written back or dropped: the copy
+/// fails with `EAGAIN` when either would have to be, for the caller to do it all again where it
+/// may wait.
+pub(crate) fn prepare(
+    src_bdev: &BlockDevice,
+    src: &[Seg],
+    dst_bdev: &BlockDevice,
+    dst: &[Seg],
+    nowait: bool,
+) -> Result {
+    let (pos, len) = span(src);
+    if nowait {
+        let (dst_pos, dst_len) = span(dst);
+        if src_bdev.needs_write_back(pos, len) || dst_bdev.has_cached_pages(dst_pos, dst_len) {
+            return Err(EAGAIN);
+        }
+        return Ok(());
+    }
+    src_bdev.write_back_range(pos, len)?;
+    invalidate(dst_bdev, dst, 0, u64::MAX)
+}
+
+/// Drops what buffered readers may have cached from destinations `dst` of `dst_bdev`, opened as
+/// `dst_file`, during a copy that copied `copied` bytes of them.
+///
+/// A page of what was copied that cannot be dropped (written through a mapping meanwhile) is
+/// stale: the copy stands and the failure is reported as a direct write reports it, for what it
+/// wrote only. Past that, nothing is known to be written and nothing is reported.
+pub(crate) fn finish(dst_bdev: &BlockDevice, dst_file: &LocalFile, dst: &[Seg], copied: u64) {
+    if copied > 0 && invalidate(dst_bdev, dst, 0, copied).is_err() {
+        bdev::warn_stale_pagecache(dst_file);
+    }
+    let _ = invalidate(dst_bdev, dst, copied, u64::MAX);
+}
+
 /// Copies segments `src` of `src_bdev` to `dst` of `dst_bdev`, opened as `dst_file`, coherently
 /// with the page cache; returns the bytes copied, whether the devices did it all, and the
 /// outcome. Bad segments fail with `EINVAL` before anything is written back or dropped.
@@ -101,26 +143,11 @@ pub(crate) fn copy(
         Ok(args) => args,
         Err(e) => return (0, false, Err(e)),
     };
-    let prepare = || -> Result {
-        // In one call for all segments: writing back dirty pages between them does no harm.
-        let (pos, len) = span(src);
-        src_bdev.write_back_range(pos, len)?;
-        invalidate(dst_bdev, dst, 0, u64::MAX)
-    };
-    if let Err(e) = prepare() {
+    if let Err(e) = prepare(src_bdev, src, dst_bdev, dst, false) {
         return (0, false, Err(e));
     }
     let result = OffloadJob::copy(args);
     let offloaded = result.is_ok() && params.offloaded == params.copied;
-    let outcome = (params.copied, offloaded, result);
-    // Drop what buffered readers may have cached from the destination during the copy. A page
-    // of what was copied that cannot be dropped (written through a mapping meanwhile) is stale:
-    // the copy stands and the failure is reported as a direct write reports it, for what it
-    // wrote only. Past that, nothing is known to be written and nothing is reported.
-    let copied = outcome.0;
-    if copied > 0 && invalidate(dst_bdev, dst, 0, copied).is_err() {
-        bdev::warn_stale_pagecache(dst_file);
-    }
-    let _ = invalidate(dst_bdev, dst, copied, u64::MAX);
-    outcome
+    finish(dst_bdev, dst_file, dst, params.copied);
+    (params.copied, offloaded, result)
 }

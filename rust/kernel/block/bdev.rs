@@ -187,6 +187,18 @@ impl BlockDevice {
         unsafe { bindings::filemap_range_has_page((*self.as_raw()).bd_mapping, start, end) }
     }
 
+    /// Whether writing back the page cache of the `len` bytes at `pos` would have to wait: a page
+    /// there is dirty, under writeback or locked. For callers that must not wait (io_uring's
+    /// nonblocking issue), to find out whether [`BlockDevice::write_back_range`] would.
+    pub fn needs_write_back(&self, pos: u64, len: u64) -> bool {
+        if !self.has_cached_pages(pos, len) {
+            return false;
+        }
+        let (start, end) = byte_range(pos, len);
+        // SAFETY: By the type invariant the device, and so its page cache mapping, is valid.
+        unsafe { bindings::filemap_range_has_writeback((*self.as_raw()).bd_mapping, start, end) }
+    }
+
     /// Writes back the dirty page cache pages of `len` bytes at `pos` and waits for them.
     pub fn write_back_range(&self, pos: u64, len: u64) -> Result {
         let (start, end) = byte_range(pos, len);
