@@ -59,4 +59,23 @@ ssize_t blk_copy_file_range(struct block_device *bdev_in, loff_t pos_in,
 int blkdev_copy_ioctl(struct file *file, struct block_device *bdev,
 		      blk_mode_t mode, void __user *argp);
 
+/*
+ * BLOCK_URING_CMD_COPY (block/copy/uring.rs). blkdev_uring_cmd() passes
+ * @slot, a word of the command's pdu (struct blk_iou_cmd in block/ioctl.c)
+ * that belongs to the engine from the first issue to the completion: a copy
+ * that starts parks itself there. The engine calls
+ * blkdev_copy_uring_defer_finish() once the copy has finished, from any
+ * context, unless io_uring cancelled the command before; the task work that
+ * queues completes the command with blkdev_copy_uring_finish()'s result.
+ */
+struct io_uring_cmd;
+
+int blkdev_copy_uring_cmd(struct io_uring_cmd *cmd, struct block_device *bdev,
+			  blk_mode_t mode, u64 arg, u64 addr3, void **slot,
+			  unsigned int issue_flags);
+void blkdev_copy_uring_cancel(struct io_uring_cmd *cmd, void **slot,
+			      unsigned int issue_flags);
+int blkdev_copy_uring_finish(void **slot, bool cancel);
+void blkdev_copy_uring_defer_finish(struct io_uring_cmd *cmd);
+
 #endif /* _BLOCK_COPY_ENGINE_H */

@@ -11,12 +11,19 @@
 //! context ([`ctx`]), whose state machine stands alone in [`chunk_state`]. Otherwise the kernel
 //! copies through a bounded buffer ([`onload`]).
 //! [`plan`] validates copies and cuts them into chunks. Every copy shows in the destination
-//! disk's [`stats`] and in the tracepoints of [`kernel::block::copy`].
+//! disk's [`stats`] and in the tracepoints of [`kernel::block::copy`]. User space copies through
+//! [`ioctl`] (`BLKCOPY`), [`file_range`] (`copy_file_range()`) and, asynchronously, `uring`
+//! (`BLOCK_URING_CMD_COPY`).
 //!
 //! The functions C calls are all here; each turns what C hands over into safe types and calls
 //! into the module that does the work.
 
 use core::ptr::NonNull;
+#[cfg(CONFIG_IO_URING)]
+use kernel::io_uring::{
+    IoUringCmd,
+    IssueFlags, //
+};
 use kernel::{
     bindings,
     block::{
@@ -48,6 +55,8 @@ mod offload;
 mod onload;
 mod plan;
 mod stats;
+#[cfg(CONFIG_IO_URING)]
+mod uring;
 mod user_copy;
 
 use args::CopyArgs;
@@ -227,4 +236,78 @@ pub unsafe extern "C" fn blkdev_copy_ioctl(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// `BLOCK_URING_CMD_COPY` issued to `cmd`, on a file opened on `bdev` with `mode`, by
+/// `blkdev_uring_cmd()`: `arg` and `addr3` are what the SQE held in `addr` and `addr3` at the
+/// first issue, and `slot` is the word of the command's pdu where a copy that starts is parked.
+/// Returns `-EIOCBQUEUED` once the command will complete through
+/// `blkdev_copy_uring_defer_finish()` or cancelation, `-EAGAIN` under `IO_URING_F_NONBLOCK` for
+/// io_uring to issue it again where it may wait, or the error of a copy that did not start.
+///
+/// # Safety
+///
+/// `cmd` must be a `BLOCK_URING_CMD_COPY` command io_uring issued to the block device file
+/// `bdev` is the device of, and not completed; `slot` must point into its pdu, and be written by
+/// nothing else until the command completes.
+#[cfg(CONFIG_IO_URING)]
+#[export]
+pub unsafe extern "C" fn blkdev_copy_uring_cmd(
+    cmd: *mut bindings::io_uring_cmd,
+    bdev: *mut bindings::block_device,
+    mode: bindings::blk_mode_t,
+    arg: u64,
+    addr3: u64,
+    slot: *mut *mut c_void,
+    issue_flags: c_uint,
+) -> c_int {
+    // SAFETY: By the safety requirements `cmd` is an issued command, not completed during this
+    // call (only this call could complete it, or cancelation once it is marked cancelable, which
+    // `uring::issue` does last), and its file holds `bdev` open at least as long.
+    let (cmd, bdev) = unsafe { (IoUringCmd::from_raw(cmd), BlockDevice::from_raw(bdev)) };
+    let flags = IssueFlags::from_raw(issue_flags);
+    // SAFETY: By the safety requirements `slot` is the command's, and no one else's.
+    match unsafe { uring::issue(cmd, bdev, mode, arg, addr3, slot, flags) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// io_uring cancels `cmd`, a `BLOCK_URING_CMD_COPY` that `blkdev_copy_uring_cmd()` marked
+/// cancelable (its ring or its task is going away): `->uring_cmd()` with `IO_URING_F_CANCEL`.
+///
+/// # Safety
+///
+/// `cmd` must be such a command, not completed, `slot` the word of its pdu given to
+/// `blkdev_copy_uring_cmd()`, and the caller must hold the ring's `uring_lock`, as
+/// `io_uring_try_cancel_uring_cmd()` does.
+#[cfg(CONFIG_IO_URING)]
+#[export]
+pub unsafe extern "C" fn blkdev_copy_uring_cancel(
+    cmd: *mut bindings::io_uring_cmd,
+    slot: *mut *mut c_void,
+    issue_flags: c_uint,
+) {
+    // SAFETY: By the safety requirements the command is not completed during this call, which
+    // holds the lock its completion takes.
+    let cmd = unsafe { IoUringCmd::from_raw(cmd) };
+    // SAFETY: By the safety requirements.
+    unsafe { uring::cancel(cmd, slot, IssueFlags::from_raw(issue_flags)) };
+}
+
+/// The task work of a `BLOCK_URING_CMD_COPY` whose copy finished, queued by
+/// `blkdev_copy_uring_defer_finish()`: reports the copy to user space (unless `cancel`: the task
+/// work then runs where user memory is not the submitter's) and returns the result the command
+/// completes with, the bytes copied or a negative errno.
+///
+/// # Safety
+///
+/// `slot` must be the word of the command's pdu given to `blkdev_copy_uring_cmd()`, of a
+/// command whose copy called `blkdev_copy_uring_defer_finish()`; called once per such command,
+/// in its task work, with the ring's `uring_lock` held, before the command completes.
+#[cfg(CONFIG_IO_URING)]
+#[export]
+pub unsafe extern "C" fn blkdev_copy_uring_finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
+    // SAFETY: By the safety requirements.
+    unsafe { uring::finish(slot, cancel) }
 }

@@ -61,11 +61,20 @@ struct blkcopy {
 #define BLKCOPY_MAX_BYTES	_BITULL(32)
 
 /*
+ * At most this many bytes in one BLOCK_URING_CMD_COPY (linux/blkdev.h),
+ * whose CQE returns the bytes copied in an int; a power of two, so that a
+ * longer copy cut into commands of this size stays aligned to any logical
+ * block size.
+ */
+#define BLKCOPY_URING_MAX_BYTES	_BITULL(30)
+
+/*
  * Errors: EBADF without write access, EPERM on a read-only device, ETXTBSY on
  * an active swap device (as for write()), EINVAL for unknown flags, non-zero
  * reserved fields or bad ranges, EFAULT for a bad pointer, EOPNOTSUPP with
  * BLKCOPY_OFFLOAD_ONLY when the device cannot offload, or the I/O error that
- * stopped the copy.
+ * stopped the copy. BLOCK_URING_CMD_COPY returns the same ones in its CQE,
+ * and ECANCELED when its ring or task went away during the copy.
  */
 #define BLKCOPY _IOWR(0x12, 129, struct blkcopy)
 

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `BLOCK_URING_CMD_COPY`: `BLKCOPY` as an io_uring command, many copies in flight from one
+//! thread.
+//!
+//! C header: [`include/uapi/linux/blkdev.h`](srctree/include/uapi/linux/blkdev.h)
+//!
+//! The command takes the `struct blkcopy` of `BLKCOPY` at `sqe->addr`, validates it as
+//! [`ioctl`] does, with the same errors, and keeps the page cache coherent as [`user_copy`]
+//! does; each range's `copied` and `out_flags` are written back before the CQE, whose result is
+//! the number of bytes copied (at most `BLKCOPY_URING_MAX_BYTES`, as it is an `int`) or the
+//! negative errno `BLKCOPY` would have returned.
+//!
+//! The copy is asynchronous ([`UringCopy`] is its caller's `struct blk_copy_params`). Issue
+//! ([`issue`]) prepares it, parks a reference to it in the command's pdu, marks the command
+//! cancelable and starts it; it returns `-EIOCBQUEUED`. The copy's `end_io` ([`end_io`]), from
+//! any context, has `block/ioctl.c` queue a task work in the submitter's task, which reports the
+//! copy to user space and completes the command ([`finish`]). Issued inline
+//! (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's task: the first
+//! chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the page cache
+//! would have to be written back or dropped, it returns `-EAGAIN` before anything started, for
+//! io-wq to issue it again where it may wait.
+//!
+//! When the ring or the task goes away, io_uring cancels the command ([`cancel`]): the copy is
+//! asked to stop ([`StopFlag`]), and the command completes at once with `-ECANCELED`, unless the
+//! copy's end has already queued the task work, which then completes it. The copy goes on only
+//! until the chunks in flight have finished, holding the file, and so the device, meanwhile.
+//!
+//! # Who owns what
+//!
+//! A [`UringCopy`] that started has two references: the engine's, in its parameters' `private`,
+//! taken back by [`end_io`]; and the command's, parked in the pdu, taken back by whoever
+//! completes the command: [`finish`] or [`cancel`]. Which of them completes it is decided once,
+//! by moving [`Stage`] away from [`Stage::Running`]: [`end_io`] to [`Stage::Finishing`] (then
+//! [`finish`] completes it), [`cancel`] to [`Stage::Cancelled`] (then it completes it itself).
+//! [`finish`] and [`cancel`] both run with the ring's `uring_lock` held, and io_uring calls
+//! [`cancel`] only for a command that has not completed, so the pdu reference is never taken
+//! twice nor read after it was taken.
+
+use core::ptr;
+
+use kernel::{
+    bindings,
+    block::{
+        bdev::BlockDevice,
+        copy::CopyParams, //
+    },
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    fs::File,
+    io_uring::{
+        IoUringCmd,
+        IssueFlags, //
+    },
+    new_mutex,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            AtomicType,
+            Full, //
+        },
+        Arc,
+        Mutex, //
+    },
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+    uaccess::UserPtr, //
+};
+
+use crate::{
+    args::StopFlag,
+    ioctl::{
+        self,
+        Ranges, //
+    },
+    offload::Issue,
+    user_copy,
+    CopyArgs,
+    OffloadJob, //
+};
+
+/// Who completes the command of a copy that started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+enum Stage {
+    /// Nobody yet: the copy runs, and the command may be cancelled.
+    Running = 0,
+    /// The copy ended ([`end_io`]): its task work reports it and completes the command.
+    Finishing = 1,
+    /// io_uring cancelled the command, which [`cancel`] completed; the copy ends unreported.
+    Cancelled = 2,
+}
+
+// SAFETY: `Stage` is `repr(i32)`, so of the size and alignment of `i32`, and each of its values
+// is an `i32` that converts back to it.
+unsafe impl AtomicType for Stage {
+    type Repr = i32;
+}
+
+/// A `BLOCK_URING_CMD_COPY` that is started, or about to be.
+///
+/// # Invariants
+///
+/// - `params` is the copy's `struct blk_copy_params`, whose devices are the device `file` is open
+///   on and whose `end_io` is [`end_io`]. Once the copy started, the engine uses it until it calls
+///   `end_io`, and `private` holds the engine's reference to `self`, in foreign form.
+/// - While `stage` is [`Stage::Running`], `cmd` is a command io_uring issued and did not complete;
+///   once it is not, only the one that moved it away (see [`Stage`]) uses `cmd`, to complete it,
+///   and nothing uses it afterwards.
+#[pin_data]
+struct UringCopy {
+    /// The copy, as the engine's caller describes it.
+    #[pin]
+    params: Opaque<bindings::blk_copy_params>,
+    /// The command the copy is for.
+    cmd: *mut bindings::io_uring_cmd,
+    /// Keeps the device open for the engine until `end_io`, even when the command completes first
+    /// (cancelled).
+    file: ARef<File>,
+    /// The user's `struct blkcopy`.
+    arg: UserPtr,
+    /// The ranges, as the engine's segments (which it copies when the copy starts) and as user
+    /// space passed them, to report them. Only [`finish`] locks it, once.
+    #[pin]
+    ranges: Mutex<Ranges>,
+    /// Asks the copy to stop: set by [`cancel`].
+    stop: Arc<StopFlag>,
+    /// Who completes the command.
+    stage: Atomic<Stage>,
+}
+
+// SAFETY: The raw pointers are used as the type invariants say, by whichever task or CPU the copy
+// or io_uring runs on: `params` by the engine (through `CopyParams`, which is `Send`) and, once
+// the engine is done with it, by `end_io` and `finish`, which the engine's completion orders
+// after it; `cmd` only by the one that completes it. `arg` is a user address, used only by
+// `finish`, in the submitter's task. Everything else is `Send`.
+unsafe impl Send for UringCopy {}
+// SAFETY: As for `Send`: nothing is changed through a shared reference but `stage` and `stop`,
+// which are atomic, and `ranges`, behind its mutex; `params` is changed only by the engine, which
+// owns it from the start to `end_io`.
+unsafe impl Sync for UringCopy {}
+
+impl UringCopy {
+    /// A copy of `ranges` within `bdev`, opened as `file`, for the command `cmd`, whose user
+    /// argument is at `arg`; `stop` asks it to stop. Allocated with `GFP_KERNEL`: plain memory,
+    /// which a nonblocking issue may wait for as io_uring's own preparation does.
+    fn new(
+        cmd: &IoUringCmd,
+        bdev: &BlockDevice,
+        arg: UserPtr,
+        ranges: Ranges,
+        stop: Arc<StopFlag>,
+    ) -> Result<Arc<Self>> {
+        let params = bindings::blk_copy_params {
+            src_bdev: bdev.as_raw(),
+            src_segs: ranges.src.as_ptr(),
+            nr_src_segs: ranges.src.len().try_into()?,
+            dst_bdev: bdev.as_raw(),
+            dst_segs: ranges.dst.as_ptr(),
+            nr_dst_segs: ranges.dst.len().try_into()?,
+            end_io: Some(end_io),
+            private: ptr::null_mut(),
+            copied: 0,
+            offloaded: 0,
+            status: 0,
+        };
+        let file = ARef::from(cmd.file());
+        // INVARIANT: The parameters are of a copy within `bdev`, which `file` holds open, and end
+        // with `end_io`; the copy has not started. The command was issued and, as `cmd` borrows
+        // it, is not completed; the stage is `Running`.
+        Arc::pin_init(
+            pin_init!(Self {
+                params: Opaque::new(params),
+                cmd: cmd.as_raw(),
+                file,
+                arg,
+                ranges <- new_mutex!(ranges, "blk_copy_uring_ranges"),
+                stop,
+                stage: Atomic::new(Stage::Running),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The device the copy is on.
+    fn bdev(&self) -> &BlockDevice {
+        // SAFETY: By the type invariant `params` names the device `self.file` holds open, for as
+        // long as `self` lives; `dst_bdev` is set once, in `new`, and only read since.
+        unsafe { BlockDevice::from_raw((*self.params.get()).dst_bdev) }
+    }
+
+    /// The outcome the engine wrote into the parameters: bytes copied, how many of them the
+    /// devices copied, and the result.
+    ///
+    /// # Safety
+    ///
+    /// The engine has called `end_io`: it no longer writes the parameters.
+    unsafe fn outcome(&self) -> (u64, u64, Result) {
+        let p = self.params.get();
+        // SAFETY: By the safety requirements nothing writes the parameters any more; the engine's
+        // writes happened before its `end_io`, which ordered them before the task work that calls
+        // this (the `Full` exchange of the stage, then the queueing of the task work).
+        let (copied, offloaded, status) = unsafe { ((*p).copied, (*p).offloaded, (*p).status) };
+        let result = if status == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(status))
+        };
+        (copied, offloaded, result)
+    }
+}
+
+/// `BLOCK_URING_CMD_COPY` issued to `cmd` with `flags`, on a file opened on `bdev` with `mode`:
+/// `arg` is the user's `struct blkcopy`, `addr3` the SQE's `addr3`, which must be zero. Returns
+/// `EIOCBQUEUED` once the copy started: the command then completes through [`finish`] or
+/// [`cancel`]. Any other error is the command's result, returned before anything started;
+/// `EAGAIN` only under `IO_URING_F_NONBLOCK`, for io_uring to issue the command again from io-wq.
+///
+/// # Safety
+///
+/// `slot` must point to the word of the command's pdu that `block/ioctl.c` keeps for copies
+/// (`struct blk_iou_cmd`'s `copy`), which nothing else writes until the command completes.
+pub(crate) unsafe fn issue(
+    cmd: &IoUringCmd,
+    bdev: &BlockDevice,
+    mode: bindings::blk_mode_t,
+    arg: u64,
+    addr3: u64,
+    slot: *mut *mut c_void,
+    flags: IssueFlags,
+) -> Result {
+    // The other unused fields of the SQE were checked by `blkdev_uring_cmd()`.
+    if addr3 != 0 {
+        return Err(EINVAL);
+    }
+    ioctl::may_write(bdev, mode)?;
+    let arg = UserPtr::from_addr(arg.try_into().map_err(|_| EFAULT)?);
+    let (copy_flags, ranges) = ioctl::read_arg(arg)?;
+    if ranges.total > bindings::BLKCOPY_URING_MAX_BYTES {
+        return Err(EINVAL);
+    }
+    let offload_only = copy_flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
+    let nowait = flags.nonblock();
+    let stop = StopFlag::new(GFP_KERNEL)?;
+    let copy = UringCopy::new(cmd, bdev, arg, ranges, stop.clone())?;
+    let start = prepare(&copy, offload_only, nowait, stop)?;
+    // From here on the copy starts: `end_io` is called once, and the command completes once,
+    // through `finish` or `cancel`.
+    // SAFETY: By the safety requirements `slot` is the command's, and nothing else writes it; the
+    // reference parked here is taken back by `finish` or `cancel`, whichever completes the
+    // command. io_uring orders this write before both: before `cancel` by the lock
+    // `mark_cancelable` takes or holds, before `finish` by the engine's completion and the
+    // queueing of the task work.
+    unsafe { slot.write(copy.clone().into_foreign()) };
+    // Before the copy can end: io_uring must not see the command complete before it is marked.
+    cmd.mark_cancelable(flags);
+    let issue = if nowait { Issue::Queued } else { Issue::Inline };
+    // An asynchronous copy that was prepared starts: `EIOCBQUEUED`. The copy may end, and the
+    // command complete, before this returns; `cmd` is not used after this.
+    start.run(issue)
+}
+
+/// Prepares the copy of `copy` (offload only, or not), and makes the page cache ready for it, or
+/// when `nowait` finds that it is not; `stop` is the copy's stop flag. The engine's reference to
+/// `copy` is in its parameters when this succeeds: taken back by `end_io`.
+fn prepare(
+    copy: &Arc<UringCopy>,
+    offload_only: bool,
+    nowait: bool,
+    stop: Arc<StopFlag>,
+) -> Result<crate::offload::Start> {
+    let engine = copy.clone().into_foreign();
+    let p = copy.params.get();
+    // SAFETY: The copy has not started: nothing else uses the parameters.
+    unsafe { (*p).private = engine };
+    // SAFETY: `p` is valid as `struct blk_copy_params` documents, with the segments of
+    // `copy.ranges`, and stays valid, its device open, until `end_io` (the type invariants of
+    // `UringCopy`, whose engine reference is in `private`), or until the copy does not start.
+    let prepared = unsafe { CopyParams::from_raw(p, GFP_NOIO) }
+        .and_then(|(params, segs)| CopyArgs::new(params, segs, !offload_only))
+        .and_then(|mut args| {
+            // Validated: the page cache, as `BLKCOPY` does it, once the copy is known to be good.
+            let ranges = copy.ranges.lock();
+            let bdev = copy.bdev();
+            user_copy::prepare(bdev, &ranges.src, bdev, &ranges.dst, nowait)?;
+            drop(ranges);
+            args.set_stop(stop);
+            OffloadJob::prepare(args)
+        });
+    if prepared.is_err() {
+        // The copy does not start: `end_io` is not called, and the engine's reference comes back.
+        // SAFETY: `engine` came from `into_foreign` above and was not taken back.
+        drop(unsafe { Arc::<UringCopy>::from_foreign(engine) });
+    }
+    prepared
+}
+
+/// The `end_io` of a command's copy: the engine calls it once, from any context, when the copy
+/// has finished. Has the command completed from its task, unless it was cancelled.
+///
+/// # Safety
+///
+/// `params` must be the parameters of a [`UringCopy`] whose copy started, and the engine must call
+/// this once, after its last use of them.
+unsafe extern "C" fn end_io(params: *mut bindings::blk_copy_params) {
+    // SAFETY: By the safety requirements and the type invariants of `UringCopy`, `private` holds
+    // the engine's reference, in foreign form, and this is the one place that takes it back.
+    let copy = unsafe { Arc::<UringCopy>::from_foreign((*params).private) };
+    if copy
+        .stage
+        .cmpxchg(Stage::Running, Stage::Finishing, Full)
+        .is_ok()
+    {
+        // SAFETY: The stage was `Running`, so by the type invariant the command is not completed;
+        // having moved it to `Finishing`, the task work queued here is what completes it, once.
+        unsafe { bindings::blkdev_copy_uring_defer_finish(copy.cmd) };
+    }
+    // Cancelled: the command completed already; the copy ends here. Otherwise the command's
+    // reference keeps the copy until `finish`. Dropping the last reference drops the file: `fput`
+    // may be called from any context.
+    drop(copy);
+}
+
+/// The task work of a command whose copy finished: takes back the reference parked in `slot`,
+/// makes the page cache coherent after the copy, writes `copied` and `out_flags` back to user
+/// space (not when `cancel`: the task work then runs where the user's memory is not to be
+/// touched) and returns the command's result: the bytes copied, or a negative errno.
+///
+/// # Safety
+///
+/// `slot` must hold the reference [`issue`] parked, of a copy whose [`end_io`] moved the stage to
+/// [`Stage::Finishing`]; called once, in the command's task work, before it completes.
+pub(crate) unsafe fn finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
+    // SAFETY: By the safety requirements `slot` holds the parked reference. In `Finishing` only
+    // the task work takes it back ([`cancel`] leaves it alone), and this runs once.
+    let copy = unsafe { Arc::<UringCopy>::from_foreign(slot.replace(ptr::null_mut())) };
+    // SAFETY: `end_io` was called: the stage is `Finishing`.
+    let (copied, offloaded, result) = unsafe { copy.outcome() };
+    let mut ranges = copy.ranges.lock();
+    let bdev = copy.bdev();
+    user_copy::finish(bdev, &copy.file, &ranges.dst, copied);
+    let mut res = match result {
+        // At most `BLKCOPY_URING_MAX_BYTES`, which fits.
+        Ok(()) => c_int::try_from(copied).unwrap_or(c_int::MAX),
+        Err(e) => e.to_errno(),
+    };
+    if !cancel {
+        let all_offloaded = result.is_ok() && offloaded == copied;
+        // As `BLKCOPY`: a result that cannot be written back fails the call.
+        if ioctl::report(copy.arg, &mut ranges, copied, all_offloaded).is_err() {
+            res = EFAULT.to_errno();
+        }
+    }
+    res
+}
+
+/// io_uring cancels `cmd` with `flags` (`IO_URING_F_CANCEL`): its ring or its task goes away.
+/// Asks the copy to stop, and completes the command with `-ECANCELED` unless the copy's end
+/// already queued the task work that completes it.
+///
+/// # Safety
+///
+/// `slot` must be the word of the command's pdu [`issue`] parked the copy's reference in (io_uring
+/// cancels only the commands [`issue`] marked cancelable, which it does after parking it), and the
+/// caller must hold the ring's `uring_lock`, under which the task work runs too.
+pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: IssueFlags) {
+    // SAFETY: By the safety requirements `slot` is the command's pdu word. io_uring calls this only
+    // for a command that has not completed, with the lock the task work holds: the reference is
+    // still parked (`finish`, which takes it, completes the command in the same lock section).
+    let parked = unsafe { slot.read() };
+    if parked.is_null() {
+        return;
+    }
+    let cancelled = {
+        // SAFETY: `parked` is the parked reference (see above), which stays parked at least until
+        // the end of this block: only this function or `finish` take it, and `finish` cannot run
+        // meanwhile.
+        let copy = unsafe { <Arc<UringCopy> as ForeignOwnable>::borrow(parked) };
+        copy.stop.stop();
+        copy.stage
+            .cmpxchg(Stage::Running, Stage::Cancelled, Full)
+            .is_ok()
+    };
+    if !cancelled {
+        // `Finishing`: the task work is queued and completes the command. io_uring calls this
+        // again until it has.
+        return;
+    }
+    // SAFETY: Having moved the stage from `Running`, this completes the command and takes back the
+    // parked reference, once; nothing reads the slot again.
+    let copy = unsafe {
+        slot.write(ptr::null_mut());
+        Arc::<UringCopy>::from_foreign(parked)
+    };
+    // SAFETY: The handler returned `-EIOCBQUEUED` for the command (it was marked cancelable after
+    // the copy's reference was parked, and nothing fails it after that); the stage makes this its
+    // only completion; `flags` are the cancelation's.
+    unsafe { cmd.done(ECANCELED.to_errno(), flags) };
+    // The copy goes on until its chunks in flight finish; its `end_io` finds it cancelled.
+    drop(copy);
+}
