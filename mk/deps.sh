@@ -26,6 +26,9 @@ APT_PKGS=(
 	# Upstream blktests' check wants GNU awk (UPSTREAM.md: running the
 	# cases there in the guest, which sees the host's programs).
 	gawk
+	# The BLOCK_URING_CMD_COPY test helpers (tools/testing/blktests/src)
+	# and the io_uring bench row link liburing.
+	liburing-dev
 	lvm2 thin-provisioning-tools
 	python3-matplotlib linux-perf python3-sphinx python3-yaml
 )

@@ -14,13 +14,26 @@ CFLAGS ?= -O2 -Wall -Wextra
 
 PROGS := blkpg copy_cfr copy_ioctl mmap_write write_direct
 
+# The BLOCK_URING_CMD_COPY helpers need liburing (Debian: liburing-dev);
+# without it they are not built, and the cases that use them are skipped
+# (_have_src_program).
+HAVE_LIBURING := $(shell echo '\#include <liburing.h>' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo y)
+URING_PROGS := copy_uring
+ifeq ($(HAVE_LIBURING),y)
+PROGS += $(URING_PROGS)
+endif
+
 all: $(addprefix $(O)/,$(PROGS))
+
+$(addprefix $(O)/,$(URING_PROGS)): LDLIBS += -luring
+$(O)/copy_qd: LDLIBS += -luring -lpthread
 
 $(O)/%: %.c errno_name.h size_arg.h $(UAPI)/linux/blk-copy.h
 	@mkdir -p $(O)
-	$(CC) $(CFLAGS) -I$(UAPI) -o $@ $<
+	$(CC) $(CFLAGS) -I$(UAPI) -o $@ $< $(LDLIBS)
 
 clean:
-	rm -f $(addprefix $(O)/,$(PROGS) copy_bench)
+	rm -f $(addprefix $(O)/,$(PROGS) $(URING_PROGS) copy_bench copy_qd)
 
 .PHONY: all clean

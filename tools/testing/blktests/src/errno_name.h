@@ -24,6 +24,11 @@ static inline const char *errno_name(int err)
 	case ENXIO: return "ENXIO";
 	case ENODEV: return "ENODEV";
 	case ETXTBSY: return "ETXTBSY";
+	/* io_uring: BLOCK_URING_CMD_COPY and IORING_OP_ASYNC_CANCEL */
+	case ECANCELED: return "ECANCELED";
+	case ENOENT: return "ENOENT";
+	case EALREADY: return "EALREADY";
+	case EAGAIN: return "EAGAIN";
 	/* NVMe over Fabrics: a path error (BLK_STS_TRANSPORT), a lost link */
 	case ENOLINK: return "ENOLINK";
 	case ENOTCONN: return "ENOTCONN";

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * BLOCK_URING_CMD_COPY through liburing, for the copy offload tests.
+ *
+ *   copy_uring [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] [-A ADDR3]
+ *              [-I IOPRIO] [-U FLAGS] [-L LEN] [-a] DEV SRC:DST:LEN...
+ *
+ * issues one command, as copy_ioctl issues one BLKCOPY, and prints the same:
+ * "ok" or the errno name of the CQE, then "offloaded" or "onloaded", then
+ * each range's copied bytes. The options of copy_ioctl (-r, -O, -f, -n, -z,
+ * -F) do the same here; -A, -I, -U and -L put a value into the SQE's addr3,
+ * ioprio, uring_cmd_flags and len, which must be 0; -a also submits
+ * IORING_OP_ASYNC_CANCEL for the command right after it and prints its
+ * result first, as "async cancel: ok" or "async cancel: ERRNO".
+ *
+ *   copy_uring stream [-q QD] [-c COUNT] [-s SIZE] [-O] [-t SECS]
+ *                     [-x SECS | -X SECS] DEV SRC DST SPAN
+ *
+ * keeps QD commands (default 32) in flight, each copying SIZE bytes (default
+ * 64K): copy i from SRC + o to DST + o, o = (i * SIZE) % SPAN, until COUNT
+ * copies were issued (default SPAN / SIZE; 0: without end), a copy failed
+ * or SECS seconds passed; then reaps what is in flight and prints
+ * "issued N, copied N, errors: NAME xN, ..." ("errors: none"). With -x the
+ * process exits SECS seconds in with the commands in flight (its ring goes
+ * with it); with -X it closes its ring then, prints "ring closed in N ms"
+ * and sleeps 1 s before it exits.
+ *
+ * Offsets and lengths take a K, M or G suffix. Exits 1 on a bad setup, 2 on
+ * bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include "errno_name.h"
+#include <linux/blk-copy.h>
+
+/* include/uapi/linux/blkdev.h of the series, which $(UAPI) does not hold */
+#ifndef BLOCK_URING_CMD_COPY
+#define BLOCK_URING_CMD_COPY	_IO(0x12, 2)
+#endif
+
+#define MAX_ARG_RANGES	4096
+#define CANCEL_TAG	(~0ULL)
+
+/*
+ * Byte offsets of the SQE fields set here, fixed by the io_uring ABI: the
+ * liburing headers of the test machine may predate some of their names.
+ */
+#define SQE_CMD_OP	8
+#define SQE_ADDR	16
+#define SQE_LEN		24
+#define SQE_CMD_FLAGS	28
+#define SQE_ADDR3	48
+
+/* A number with an optional K, M or G suffix, up to 2^64 - 1. */
+static unsigned long long parse_size(const char *s)
+{
+	const char *units = "KMG", *unit;
+	unsigned long long v;
+	char *end;
+
+	v = strtoull(s, &end, 0);
+	unit = *end ? strchr(units, *end) : NULL;
+	if (unit)
+		v <<= 10 * (unit - units + 1);
+	return v;
+}
+
+static void sqe_put(struct io_uring_sqe *sqe, size_t off, const void *v,
+		    size_t len)
+{
+	memcpy((char *)sqe + off, v, len);
+}
+
+/* Fill @sqe with a copy command on @fd for @arg, tagged @tag. */
+static void prep_copy(struct io_uring_sqe *sqe, int fd, const void *arg,
+		      unsigned long long tag)
+{
+	uint32_t op = BLOCK_URING_CMD_COPY;
+	uint64_t addr = (uintptr_t)arg;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe_put(sqe, SQE_CMD_OP, &op, sizeof(op));
+	sqe_put(sqe, SQE_ADDR, &addr, sizeof(addr));
+	io_uring_sqe_set_data64(sqe, tag);
+}
+
+static struct blkcopy *alloc_arg(unsigned int n)
+{
+	struct blkcopy *arg;
+
+	arg = calloc(1, sizeof(*arg) + (n ? n : 1) * sizeof(arg->ranges[0]));
+	if (!arg) {
+		fprintf(stderr, "copy_uring: out of memory\n");
+		exit(1);
+	}
+	return arg;
+}
+
+static int open_dev(const char *dev, int flags)
+{
+	int fd = open(dev, flags);
+
+	if (fd < 0) {
+		perror(dev);
+		exit(1);
+	}
+	return fd;
+}
+
+static void ring_init(struct io_uring *ring, unsigned int entries)
+{
+	int ret = io_uring_queue_init(entries, ring, 0);
+
+	if (ret < 0) {
+		fprintf(stderr, "copy_uring: io_uring_queue_init: %s\n",
+			strerror(-ret));
+		exit(1);
+	}
+}
+
+/* Wait for a CQE; exit on a failure to wait. */
+static struct io_uring_cqe *wait_cqe(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do {
+		ret = io_uring_wait_cqe(ring, &cqe);
+	} while (ret == -EINTR);
+	if (ret < 0) {
+		fprintf(stderr, "copy_uring: io_uring_wait_cqe: %s\n",
+			strerror(-ret));
+		exit(1);
+	}
+	return cqe;
+}
+
+static const char *res_name(int res)
+{
+	return res < 0 ? errno_name(-res) : "ok";
+}
+
+static int do_one(int argc, char **argv)
+{
+	unsigned long long addr3 = 0;
+	long long nr = -1;
+	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, async_cancel = 0;
+	int i, n, res = 0, cancel_res = 0, seen;
+	unsigned int flags = 0, ioprio = 0, cmd_flags = 0, len = 0;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	struct blkcopy *arg;
+
+	while ((opt = getopt(argc, argv, "rOf:n:z:FA:I:U:L:a")) != -1) {
+		switch (opt) {
+		case 'r': read_only = 1; break;
+		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
+		case 'f': flags = strtoul(optarg, NULL, 0); break;
+		case 'n': nr = strtoll(optarg, NULL, 0); break;
+		case 'z': rsvd = atoi(optarg); break;
+		case 'F': bad_ptr = 1; break;
+		case 'A': addr3 = strtoull(optarg, NULL, 0); break;
+		case 'I': ioprio = strtoul(optarg, NULL, 0); break;
+		case 'U': cmd_flags = strtoul(optarg, NULL, 0); break;
+		case 'L': len = strtoul(optarg, NULL, 0); break;
+		case 'a': async_cancel = 1; break;
+		default: return 2;
+		}
+	}
+	n = argc - optind - 1;
+	if (n < 0 || n > MAX_ARG_RANGES) {
+		fprintf(stderr, "usage: copy_uring [options] DEV SRC:DST:LEN...\n");
+		return 2;
+	}
+	arg = alloc_arg(n);
+	for (i = 0; i < n; i++) {
+		char *p = argv[optind + 1 + i], *q;
+
+		q = strchr(p, ':');
+		if (!q || !strchr(q + 1, ':'))
+			return 2;
+		arg->ranges[i].src = parse_size(p);
+		arg->ranges[i].dst = parse_size(q + 1);
+		arg->ranges[i].len = parse_size(strchr(q + 1, ':') + 1);
+		arg->ranges[i].copied = ~0ULL;
+	}
+	arg->nr_ranges = nr >= 0 ? (unsigned int)nr : (unsigned int)n;
+	arg->flags = flags;
+	if (rsvd >= 0 && rsvd < 5)
+		arg->reserved[rsvd] = 1;
+
+	fd = open_dev(argv[optind], read_only ? O_RDONLY : O_RDWR);
+	ring_init(&ring, 4);
+	sqe = io_uring_get_sqe(&ring);
+	prep_copy(sqe, fd, bad_ptr ? (void *)16 : (void *)arg, 1);
+	sqe->ioprio = ioprio;
+	sqe_put(sqe, SQE_LEN, &len, sizeof(len));
+	sqe_put(sqe, SQE_CMD_FLAGS, &cmd_flags, sizeof(cmd_flags));
+	sqe_put(sqe, SQE_ADDR3, &addr3, sizeof(addr3));
+	if (async_cancel) {
+		uint64_t target = 1;
+
+		sqe = io_uring_get_sqe(&ring);
+		memset(sqe, 0, sizeof(*sqe));
+		sqe->opcode = IORING_OP_ASYNC_CANCEL;
+		sqe->fd = -1;
+		sqe_put(sqe, SQE_ADDR, &target, sizeof(target));
+		io_uring_sqe_set_data64(sqe, CANCEL_TAG);
+	}
+	if (io_uring_submit(&ring) < 0) {
+		fprintf(stderr, "copy_uring: io_uring_submit failed\n");
+		return 1;
+	}
+	for (seen = 0; seen < 1 + async_cancel; seen++) {
+		cqe = wait_cqe(&ring);
+		if (cqe->user_data == CANCEL_TAG)
+			cancel_res = cqe->res;
+		else
+			res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	if (async_cancel)
+		printf("async cancel: %s\n", res_name(cancel_res));
+	printf("%s\n", res_name(res));
+	printf("%s\n", arg->out_flags & BLKCOPY_OFFLOADED ? "offloaded" : "onloaded");
+	for (i = 0; i < n; i++)
+		printf("range %d copied %llu\n", i,
+		       (unsigned long long)arg->ranges[i].copied);
+	if (res > 0)
+		fprintf(stderr, "copy_uring: CQE res %d\n", res);
+	io_uring_queue_exit(&ring);
+	close(fd);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Errors seen by do_stream(), by errno */
+static unsigned long errors[4096];
+
+static int do_stream(int argc, char **argv)
+{
+	unsigned long long size = 64 << 10, count = 0, src, dst, span;
+	unsigned long long issued = 0, copied = 0, next = 0;
+	unsigned int qd = 32, flags = 0, in_flight = 0, slot;
+	double secs = 0, exit_at = 0, close_at = 0, t0;
+	int opt, fd, stop = 0, e, any = 0;
+	struct blkcopy **args;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+
+	while ((opt = getopt(argc, argv, "q:c:s:Ot:x:X:")) != -1) {
+		switch (opt) {
+		case 'q': qd = atoi(optarg); break;
+		case 'c': count = parse_size(optarg); break;
+		case 's': size = parse_size(optarg); break;
+		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
+		case 't': secs = atof(optarg); break;
+		case 'x': exit_at = atof(optarg); break;
+		case 'X': close_at = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 4 || !qd || qd > 4096 || !size) {
+		fprintf(stderr, "usage: copy_uring stream [options] DEV SRC DST SPAN\n");
+		return 2;
+	}
+	src = parse_size(argv[optind + 1]);
+	dst = parse_size(argv[optind + 2]);
+	span = parse_size(argv[optind + 3]);
+	if (span < size)
+		return 2;
+	if (!count && !secs && !exit_at && !close_at)
+		count = span / size;
+	fd = open_dev(argv[optind], O_RDWR);
+	ring_init(&ring, qd);
+	args = calloc(qd, sizeof(*args));
+	if (!args)
+		return 1;
+	for (slot = 0; slot < qd; slot++)
+		args[slot] = alloc_arg(1);
+	t0 = now();
+	slot = 0;
+	for (;;) {
+		/* Fill the free slots (marked by nr_ranges 0). */
+		while (!stop && in_flight < qd && (!count || issued < count)) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			unsigned long long off = next * size % span;
+			struct blkcopy *arg;
+
+			if (!sqe)
+				break;
+			while (args[slot]->nr_ranges)
+				slot = (slot + 1) % qd;
+			arg = args[slot];
+			memset(arg, 0, sizeof(*arg) + sizeof(arg->ranges[0]));
+			arg->nr_ranges = 1;
+			arg->flags = flags;
+			arg->ranges[0].src = src + off;
+			arg->ranges[0].dst = dst + off;
+			arg->ranges[0].len = size;
+			prep_copy(sqe, fd, arg, slot);
+			issued++;
+			next++;
+			in_flight++;
+		}
+		if (io_uring_submit(&ring) < 0) {
+			fprintf(stderr, "copy_uring: io_uring_submit failed\n");
+			return 1;
+		}
+		if (exit_at && now() - t0 >= exit_at && in_flight) {
+			printf("exiting with %u in flight\n", in_flight);
+			fflush(stdout);
+			_exit(0);
+		}
+		if (close_at && now() - t0 >= close_at && in_flight) {
+			double t = now();
+
+			io_uring_queue_exit(&ring);
+			printf("ring closed in %.0f ms with %u in flight\n",
+			       (now() - t) * 1000, in_flight);
+			fflush(stdout);
+			sleep(1);
+			return 0;
+		}
+		if (!in_flight)
+			break;
+		if (exit_at || close_at) {
+			struct __kernel_timespec ts = { .tv_nsec = 10000000 };
+
+			if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts))
+				continue;
+		} else {
+			cqe = wait_cqe(&ring);
+		}
+		slot = cqe->user_data;
+		if (cqe->res >= 0) {
+			copied += cqe->res;
+		} else {
+			e = -cqe->res;
+			errors[e < 4096 ? e : 0]++;
+			stop = 1;
+		}
+		args[slot]->nr_ranges = 0;
+		in_flight--;
+		io_uring_cqe_seen(&ring, cqe);
+		if (secs && now() - t0 >= secs)
+			stop = 1;
+	}
+	printf("issued %llu, copied %llu, errors:", issued, copied);
+	for (e = 0; e < 4096; e++) {
+		if (!errors[e])
+			continue;
+		printf("%s %s x%lu", any ? "," : "", e ? errno_name(e) : "other",
+		       errors[e]);
+		any = 1;
+	}
+	printf("%s\n", any ? "" : " none");
+	io_uring_queue_exit(&ring);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "stream"))
+		return do_stream(argc - 1, argv + 1);
+	return do_one(argc, argv);
+}
