@@ -12,16 +12,16 @@ O ?= .
 UAPI ?= ../../../../include/uapi
 CFLAGS ?= -O2 -Wall -Wextra
 
-PROGS := blkpg copy_cfr copy_ioctl mmap_write write_direct
+PROGS := blkpg copy_cfr copy_ioctl copy_uring mmap_write write_direct
 
 # The BLOCK_URING_CMD_COPY helpers need liburing (Debian: liburing-dev);
 # without it they are not built, and the cases that use them are skipped
 # (_have_src_program).
+URING_PROGS := copy_uring
 HAVE_LIBURING := $(shell echo '\#include <liburing.h>' | \
 	$(CC) -E -x c - >/dev/null 2>&1 && echo y)
-URING_PROGS := copy_uring
-ifeq ($(HAVE_LIBURING),y)
-PROGS += $(URING_PROGS)
+ifneq ($(HAVE_LIBURING),y)
+PROGS := $(filter-out $(URING_PROGS),$(PROGS))
 endif
 
 all: $(addprefix $(O)/,$(PROGS))
