@@ -6,6 +6,7 @@
 //! ```text
 //! blkcopy [options] SOURCE [DEST] SRC:DST:LEN...
 //! blkcopy [options] -f FILE SOURCE [DEST]
+//! blkcopy --io-uring [--queue-depth N] [options] DEVICE SRC:DST:LEN...
 //! ```
 //!
 //! Exit status: 0 copied, 1 the copy failed, 2 usage error, 3 verification found a difference.
@@ -33,6 +34,10 @@ Options:
                          copy_file_range (O_DIRECT, also between devices)
  -f, --ranges-file <f>   read ranges from <f>, one per line, # comments
  -O, --offload-only      fail instead of copying through host memory (ioctl)
+ -U, --io-uring          copy with BLOCK_URING_CMD_COPY, BLKCOPY as io_uring
+                         commands of at most 1 GiB, several in flight (within
+                         one device)
+ -Q, --queue-depth <n>   commands in flight with --io-uring (default 32)
  -V, --verify            compare source and destination after the copy
  -p, --progress          show progress (default on a terminal for > 256 MiB)
  -q, --quiet             print nothing but errors
@@ -51,6 +56,8 @@ struct Options {
     method: Option<Method>,
     ranges_file: Option<String>,
     offload_only: bool,
+    io_uring: bool,
+    queue_depth: usize,
     verify: bool,
     progress: Option<bool>,
     quiet: bool,
@@ -86,6 +93,8 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, Failure> {
         method: None,
         ranges_file: None,
         offload_only: false,
+        io_uring: false,
+        queue_depth: 32,
         verify: false,
         progress: None,
         quiet: false,
@@ -112,6 +121,18 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, Failure> {
             }
             "-f" | "--ranges-file" => o.ranges_file = Some(value(arg)?),
             "-O" | "--offload-only" => o.offload_only = true,
+            "-U" | "--io-uring" => o.io_uring = true,
+            "-Q" | "--queue-depth" => {
+                let v = value(arg)?;
+                o.queue_depth = match v.parse() {
+                    Ok(n) if (1..=4096).contains(&n) => n,
+                    _ => {
+                        return Err(Failure::Usage(format!(
+                            "queue depth '{v}' is not 1 to 4096"
+                        )))
+                    }
+                };
+            }
             "-V" | "--verify" => o.verify = true,
             "-p" | "--progress" => o.progress = Some(true),
             "-q" | "--quiet" => o.quiet = true,
@@ -195,6 +216,11 @@ fn run(o: Options) -> Result<(), Failure> {
     if o.offload_only && method != Method::Ioctl {
         return Err(Failure::Usage("--offload-only needs --method ioctl".into()));
     }
+    if o.io_uring && method != Method::Ioctl {
+        return Err(Failure::Usage(
+            "--io-uring copies within one device, as BLKCOPY".into(),
+        ));
+    }
 
     let open = |path: &str, write: bool| {
         sys::open(path, write, true).map_err(|e| Failure::Copy(format!("{path}: {e}")))
@@ -224,7 +250,33 @@ fn run(o: Options) -> Result<(), Failure> {
     let mut done = 0u64;
     let mut offloaded = true;
     let mut failure = None;
+    if o.io_uring {
+        let commands: Vec<Vec<Range>> = range::steps(&ranges, sys::BLKCOPY_URING_MAX_BYTES)
+            .iter()
+            .flat_map(|s| s.chunks(sys::BLKCOPY_MAX_RANGES).map(<[Range]>::to_vec))
+            .collect();
+        match sys::blkcopy_uring(&src, &commands, o.queue_depth, o.offload_only, |n| {
+            progress.update(n)
+        }) {
+            Ok(out) => {
+                done = out.copied;
+                offloaded = out.offloaded;
+                if let Some(e) = out.error {
+                    failure = Some(format!(
+                        "{}: BLOCK_URING_CMD_COPY failed: {e} ({} of {} commands completed)",
+                        o.source,
+                        out.completed,
+                        commands.len()
+                    ));
+                }
+            }
+            Err(e) => failure = Some(format!("{}: io_uring: {e}", o.source)),
+        }
+    }
     'steps: for step_ranges in range::steps(&ranges, step) {
+        if o.io_uring {
+            break;
+        }
         for chunk in step_ranges.chunks(sys::BLKCOPY_MAX_RANGES) {
             match method {
                 Method::Ioctl => {
@@ -261,6 +313,8 @@ fn run(o: Options) -> Result<(), Failure> {
     }
     if !o.quiet {
         let how = match method {
+            Method::Ioctl if o.io_uring && offloaded => "offloaded to the device, with io_uring",
+            Method::Ioctl if o.io_uring => "copied by the kernel, with io_uring",
             Method::Ioctl if offloaded => "offloaded to the device",
             Method::Ioctl => "copied by the kernel",
             Method::CopyFileRange => "with copy_file_range",
@@ -343,6 +397,25 @@ mod tests {
             Err(Failure::Usage(_))
         ));
         assert!(matches!(parse_args(&args("--help")), Ok(None)));
+    }
+
+    #[test]
+    fn io_uring_options() {
+        let o = parse_args(&args("-U -Q 8 /dev/a 0:1M:4K"))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert!(o.io_uring);
+        assert_eq!(o.queue_depth, 8);
+        assert!(matches!(
+            parse_args(&args("--io-uring --queue-depth 0 /dev/a 0:1M:4K")),
+            Err(Failure::Usage(_))
+        ));
+        let o = parse_args(&args("--io-uring /dev/a /dev/b 0:0:4K"))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert!(matches!(run(o), Err(Failure::Usage(_))));
     }
 
     #[test]

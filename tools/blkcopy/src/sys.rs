@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel interfaces blkcopy uses: BLKCOPY, copy_file_range(), O_DIRECT reads, and the block
-//! device ioctls BLKSSZGET, BLKGETSIZE64 and BLKDISCARD.
+//! The kernel interfaces blkcopy uses: BLKCOPY and its io_uring command BLOCK_URING_CMD_COPY,
+//! copy_file_range(), O_DIRECT reads, and the block device ioctls BLKSSZGET, BLKGETSIZE64 and
+//! BLKDISCARD.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -23,6 +24,11 @@ const BLKDISCARD: u64 = (0x12 << 8) | 119;
 /// Ranges and bytes one BLKCOPY call may carry.
 pub const BLKCOPY_MAX_RANGES: usize = 256;
 pub const BLKCOPY_MAX_BYTES: u64 = 1 << 32;
+/// `_IO(0x12, 2)`: BLKCOPY as an io_uring command (uapi/linux/blkdev.h).
+const BLOCK_URING_CMD_COPY: u32 = (0x12 << 8) | 2;
+/// Bytes one BLOCK_URING_CMD_COPY may carry (`BLKCOPY_URING_MAX_BYTES`): its CQE returns them
+/// in an int.
+pub const BLKCOPY_URING_MAX_BYTES: u64 = 1 << 30;
 
 /// Opens a block device for copying: read-write (or read-only) and `O_DIRECT`.
 pub fn open(path: &str, write: bool, direct: bool) -> io::Result<File> {
@@ -44,29 +50,139 @@ pub struct Outcome {
     pub error: Option<io::Error>,
 }
 
-/// Copies `ranges` (at most [`BLKCOPY_MAX_RANGES`]) of `file` with one BLKCOPY call.
-pub fn blkcopy(file: &File, ranges: &[Range], offload_only: bool) -> Outcome {
-    // struct blkcopy: nr_ranges, flags, out_flags, reserved[5] (u32 each), then per range
-    // src, dst, len, copied (u64 each). A u64 buffer keeps it aligned.
-    let mut buf = vec![0u64; 4 + 4 * ranges.len()];
-    buf[0] = ranges.len() as u64
-        | (u64::from(if offload_only {
+/// The `struct blkcopy` of one call: `nr_ranges`, `flags`, `out_flags`, `reserved[5]` (u32 each),
+/// then per range `src`, `dst`, `len`, `copied` (u64 each). Words of u64 keep it aligned; the
+/// kernel reads it and writes `copied` and `out_flags` back in place.
+struct BlkcopyArg(Vec<u64>);
+
+impl BlkcopyArg {
+    fn new(ranges: &[Range], offload_only: bool) -> Self {
+        let mut buf = vec![0u64; 4 + 4 * ranges.len()];
+        let flags = if offload_only {
             BLKCOPY_OFFLOAD_ONLY
         } else {
             0
-        }) << 32);
-    for (i, r) in ranges.iter().enumerate() {
-        buf[4 + 4 * i..8 + 4 * i].copy_from_slice(&[r.src, r.dst, r.len, 0]);
+        };
+        buf[0] = ranges.len() as u64 | (u64::from(flags) << 32);
+        for (i, r) in ranges.iter().enumerate() {
+            buf[4 + 4 * i..8 + 4 * i].copy_from_slice(&[r.src, r.dst, r.len, 0]);
+        }
+        BlkcopyArg(buf)
     }
-    // SAFETY: `buf` holds a struct blkcopy with `ranges.len()` ranges, which the kernel reads
+
+    fn as_mut_ptr(&mut self) -> *mut u64 {
+        self.0.as_mut_ptr()
+    }
+
+    /// Each range's `copied`.
+    fn copied(&self) -> Vec<u64> {
+        (0..(self.0.len() - 4) / 4)
+            .map(|i| self.0[7 + 4 * i])
+            .collect()
+    }
+
+    /// Whether `out_flags` says the device copied it all.
+    fn offloaded(&self) -> bool {
+        (self.0[1] as u32) & BLKCOPY_OFFLOADED != 0
+    }
+}
+
+/// Copies `ranges` (at most [`BLKCOPY_MAX_RANGES`]) of `file` with one BLKCOPY call.
+pub fn blkcopy(file: &File, ranges: &[Range], offload_only: bool) -> Outcome {
+    let mut arg = BlkcopyArg::new(ranges, offload_only);
+    // SAFETY: `arg` holds a struct blkcopy with `ranges.len()` ranges, which the kernel reads
     // and updates in place.
-    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKCOPY as _, buf.as_mut_ptr()) };
+    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKCOPY as _, arg.as_mut_ptr()) };
     let error = (ret < 0).then(io::Error::last_os_error);
     Outcome {
-        copied: (0..ranges.len()).map(|i| buf[7 + 4 * i]).collect(),
-        offloaded: (buf[1] as u32) & BLKCOPY_OFFLOADED != 0,
+        copied: arg.copied(),
+        offloaded: arg.offloaded(),
         error,
     }
+}
+
+/// What a run of BLOCK_URING_CMD_COPY commands did.
+pub struct UringOutcome {
+    /// Bytes copied, over all commands.
+    pub copied: u64,
+    /// Whether the device copied every command all by itself.
+    pub offloaded: bool,
+    /// Commands that completed.
+    pub completed: usize,
+    /// The error of the first command that failed, if one did; no command was issued after it.
+    pub error: Option<io::Error>,
+}
+
+/// Copies within `file` with one BLOCK_URING_CMD_COPY per element of `commands` (each at most
+/// [`BLKCOPY_MAX_RANGES`] ranges and [`BLKCOPY_URING_MAX_BYTES`] bytes), `queue_depth` of them
+/// in flight at once, in order of issue. After a failed command no more are issued and those in
+/// flight are reaped. `progress` is called with the bytes copied so far as commands complete.
+pub fn blkcopy_uring(
+    file: &File,
+    commands: &[Vec<Range>],
+    queue_depth: usize,
+    offload_only: bool,
+    mut progress: impl FnMut(u64),
+) -> io::Result<UringOutcome> {
+    let queue_depth = queue_depth.clamp(1, 4096);
+    let mut ring: io_uring::IoUring =
+        io_uring::IoUring::new(queue_depth.next_power_of_two() as u32)?;
+    // The argument of the command in flight in each slot; a slot's index is its user_data. The
+    // words of a slot's Vec do not move while it sits in its slot.
+    let mut slots: Vec<Option<BlkcopyArg>> = (0..queue_depth).map(|_| None).collect();
+    let fd = io_uring::types::Fd(file.as_raw_fd());
+    let mut out = UringOutcome {
+        copied: 0,
+        offloaded: true,
+        completed: 0,
+        error: None,
+    };
+    let (mut next, mut in_flight) = (0, 0);
+    loop {
+        while out.error.is_none() && next < commands.len() {
+            let Some(slot) = slots.iter().position(Option::is_none) else {
+                break;
+            };
+            let arg = slots[slot].insert(BlkcopyArg::new(&commands[next], offload_only));
+            let sqe = io_uring::opcode::UringCmd16::new(fd, BLOCK_URING_CMD_COPY)
+                .addr(Some(arg.as_mut_ptr() as u64))
+                .build()
+                .user_data(slot as u64);
+            // SAFETY: the argument the entry points to stays in its slot, unmoved, until the
+            // command's completion is reaped below.
+            if unsafe { ring.submission().push(&sqe) }.is_err() {
+                slots[slot] = None;
+                break;
+            }
+            next += 1;
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            break;
+        }
+        match ring.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for cqe in ring.completion() {
+            let Some(arg) = slots
+                .get_mut(cqe.user_data() as usize)
+                .and_then(Option::take)
+            else {
+                continue;
+            };
+            in_flight -= 1;
+            out.completed += 1;
+            out.copied += arg.copied().iter().sum::<u64>();
+            out.offloaded &= cqe.result() >= 0 && arg.offloaded();
+            if cqe.result() < 0 && out.error.is_none() {
+                out.error = Some(io::Error::from_raw_os_error(-cqe.result()));
+            }
+        }
+        progress(out.copied);
+    }
+    Ok(out)
 }
 
 /// One copy_file_range() call: copies at most `len` bytes at `off_in` of `src` to `off_out` of
