@@ -492,6 +492,64 @@ def summary(groups):
     return "offload / userspace read+write O_DIRECT throughput: " + (", ".join(parts) or "no data")
 
 
+def qd_runs(rows):
+    """The queue depth row's runs, by (dev, method, size, depth), and its failed checks."""
+    runs, bad = defaultdict(list), []
+    for r in rows:
+        if r.get("kind") != "qd":
+            continue
+        if r["check"] != "ok":
+            bad.append(f"{r['dev']} {r['method']} {size_name(r['size'])} QD {r['qd']} rep {r['rep']}: "
+                       f"{r['check']}")
+        elif r["secs"] > 0 and r["bytes"] > 0:
+            runs[r["dev"], r["method"], r["size"], r["qd"]].append(r)
+    return runs, bad
+
+
+def qd_table(runs, idle):
+    """Rows of the queue depth table and the targets at QD 32: one io_uring thread against as many
+    BLKCOPY threads as commands in flight, throughput (median of the runs, each over the BLKCOPY
+    run of its repetition) and CPU per GiB (over all runs, less the idle guest's)."""
+    rows, verdicts = [], []
+    keys = sorted({(d, s, q) for d, _, s, q in runs},
+                  key=lambda k: (DEVICES.index(k[0]) if k[0] in DEVICES else 9, k[1], k[2]))
+    for dev, size, depth in keys:
+        uring, threads = runs.get((dev, "uring", size, depth), []), runs.get((dev, "blkcopy", size, depth), [])
+        cells = []
+        for reps in (uring, threads):
+            if reps:
+                mib = statistics.median(r["bytes"] / r["secs"] / MIB for r in reps)
+                user, kernel = cpu_per_gib(reps, idle)
+                cells.append((mib, user + kernel))
+            else:
+                cells.append((None, None))
+        ratio = paired_ratio(uring, threads, lambda r: r["bytes"] / r["secs"]) if uring and threads else None
+        cpu_ratio = cells[0][1] / cells[1][1] if cells[0][1] and cells[1][1] else None
+        rows.append([dev, size_name(size), depth, fmt(cells[0][0]), fmt(cells[0][1]), fmt(cells[1][0]),
+                     fmt(cells[1][1]), fmt(ratio), fmt(cpu_ratio), f"{len(uring)}/{len(threads)}"])
+        if depth == 32:
+            name = f"{dev} {size_name(size)} QD 32: one io_uring thread vs 32 BLKCOPY threads"
+            if ratio is None or cpu_ratio is None:
+                verdicts.append((name, "miss", "no measurement of both"))
+            else:
+                verdicts.append((name, verdict(ratio >= 1.0 and cpu_ratio < 1.0),
+                                 f"throughput x{ratio:.2f} (target >= 1), CPU/GiB x{cpu_ratio:.2f} (target < 1)"))
+    return rows, verdicts
+
+
+def qd_not_run(verdicts, config):
+    """Queue depth targets of devices or parts a subset run left out are "not run"."""
+    only, devs = config_list(config, "BENCH_ONLY"), config_list(config, "BENCH_QD_DEVICES")
+    out = []
+    for name, v, detail in verdicts:
+        dev = name.split()[0]
+        missing = (["qd not in BENCH_ONLY"] if only and "qd" not in only else []) + \
+            ([f"{dev} not in BENCH_QD_DEVICES"] if devs is not None and dev not in devs else [])
+        out.append((name, "not run", ", ".join(missing)) if v == "miss" and missing and
+                   detail.startswith("no measurement") else (name, v, detail))
+    return out
+
+
 def table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -676,8 +734,26 @@ def main():
                          "fallback MiB", "check"], lvm_rows) + [""]
         md += [f"- skipped: {why}" for why in skips] + ([""] if skips else [])
 
+    qd, qd_bad = qd_runs(rows)
+    qd_verdicts = []
+    if qd:
+        qd_rows, qd_verdicts = qd_table(qd, idle_rate)
+        md += ["## Queue depth: BLOCK_URING_CMD_COPY from one thread against BLKCOPY threads", "",
+               "Copies of one size kept N at a time in flight, offloaded, for a fixed time per run: by one "
+               "thread with N BLOCK_URING_CMD_COPY commands in flight (io_uring), and by N threads each making "
+               "one BLKCOPY call after the other; one run of each in turn. MiB/s: median over the runs; x "
+               "threads: io_uring over BLKCOPY threads, throughput the median of each run over the BLKCOPY "
+               "run of its repetition, CPU/GiB over all runs. CPU: guest-wide, less the idle guest's, as "
+               "above. Target at QD 32: the io_uring thread at least as fast, with less CPU per GiB.", ""]
+        md += table(["dev", "size", "QD", "io_uring MiB/s", "io_uring CPU s/GiB", "threads MiB/s",
+                     "threads CPU s/GiB", "x threads", "CPU x threads", "runs"], qd_rows) + [""]
+    elif config_list(config, "BENCH_QD_DEVICES"):
+        qd_verdicts = [(f"{d} {s} QD 32: one io_uring thread vs 32 BLKCOPY threads", "miss", "no measurement")
+                       for d in config_list(config, "BENCH_QD_DEVICES") if d not in ("0", "none")
+                       for s in (config_list(config, "BENCH_QD_SIZES") or [])]
+    bad += qd_bad
     verdicts = not_run(targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate,
-                               latency), config)
+                               latency), config) + qd_not_run(qd_verdicts, config)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
     md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
     summ = summary(good)
@@ -689,7 +765,7 @@ def main():
         [f"kernel report: {l}" for l in reports[:10]] + problems
     if guest_rc not in (None, "0"):
         trouble.append("guest timed out" if guest_rc == "124" else f"guest exited {guest_rc}")
-    if not groups and not suspend and not lvm:
+    if not groups and not suspend and not lvm and not qd:
         trouble.append("no copy measurements")
     if trouble:
         md += ["## Problems", ""] + [f"- {t}" for t in trouble] + [""]

@@ -54,14 +54,22 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_PVMOVE_BYTES:=1G}"		# the LV pvmove moves
 : "${BENCH_THIN_BYTES:=256M}"		# the thin volume whose blocks are copied,
 : "${BENCH_THIN_CHUNK:=1M}"		# in pool blocks of this size
+# The queue depth row: BLOCK_URING_CMD_COPY from one thread with N commands
+# in flight against BLKCOPY from N threads (0 or none for BENCH_QD_DEVICES:
+# none).
+: "${BENCH_QD_DEVICES:=rnull nullb}"
+: "${BENCH_QD_SIZES:=4K 64K}"
+: "${BENCH_QD_DEPTHS:=1 2 4 8 16 32 64}"
+: "${BENCH_QD_SECS:=3}"			# each run copies for this long
+: "${BENCH_QD_REPS:=3}"			# uring and threads in turn, this many times
 : "${BENCH_ONLY:=}"			# parts to run, of: devices (with memcpy),
-					# suspend, lvm; empty: all
+					# suspend, lvm, qd; empty: all
 : "${BENCH_OUT:=$BUILD/results/bench}"
 
 for part in $BENCH_ONLY; do
 	case $part in
-	devices|suspend|lvm) ;;
-	*) echo "bench: BENCH_ONLY: unknown part '$part' (devices, suspend, lvm)" >&2; exit 2 ;;
+	devices|suspend|lvm|qd) ;;
+	*) echo "bench: BENCH_ONLY: unknown part '$part' (devices, suspend, lvm, qd)" >&2; exit 2 ;;
 	esac
 done
 
@@ -79,6 +87,10 @@ rm -rf "$out"
 mkdir -p "$out"
 make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \
 	"$BUILD/blktests-src/copy_bench" "$BUILD/blktests-src/copy_ioctl" "$BUILD/blktests-src/blkpg" || exit 1
+# The queue depth row needs liburing (mk/deps.sh installs it); without it the
+# row is reported as not run.
+make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/include/uapi" \
+	"$BUILD/blktests-src/copy_qd" || echo "bench: no copy_qd (liburing?): no queue depth row" >&2
 
 {
 	vm_nvme_config

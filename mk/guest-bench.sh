@@ -600,7 +600,51 @@ bench_thin() {
 	log "== lvm thin: $((SECONDS - t0)) s"
 }
 
-# Whether part $1 of the bench (devices, suspend, lvm) is to run.
+# The queue depth row: on each device of $BENCH_QD_DEVICES (offloading with
+# its hardware limit, so that the cost per copy is what is measured), for
+# each size of $BENCH_QD_SIZES and queue depth N of $BENCH_QD_DEPTHS,
+# copy_qd copies for $BENCH_QD_SECS seconds with one thread keeping N
+# BLOCK_URING_CMD_COPY commands in flight, then with N threads each making
+# one BLKCOPY after the other; one run of each in turn, $BENCH_QD_REPS times.
+# One "qd" line per run.
+bench_qd() {
+	local name size depth rep how span=$((64 << 20)) q t0=$SECONDS
+	if [[ ! -x $helpers/copy_qd ]]; then
+		fail qd "copy_qd is missing (liburing)"
+		return
+	fi
+	for name in $BENCH_QD_DEVICES; do
+		[[ $name == none || $name == 0 ]] && continue
+		case $name in
+		rnull|nullb) ;;
+		*) fail "$name" "queue depth row: rnull or nullb only"; continue ;;
+		esac
+		if ! "setup_$name" 256; then
+			fail "$name" "queue depth row: setup"
+			continue
+		fi
+		q=/sys/block/${DEV#/dev/}/queue
+		set_method "$q" offload
+		"$bin" fill "$DEV" 0 "$span" 2>>"$FULL" || fail "$name" "queue depth row: fill"
+		for size in $BENCH_QD_SIZES; do
+			for depth in $BENCH_QD_DEPTHS; do
+				for ((rep = 0; rep < BENCH_QD_REPS; rep++)); do
+					for how in uring threads; do
+						log "$name: qd $how $size x$depth rep $rep"
+						timeout -k 10 "$BENCH_CMD_TIMEOUT" "$helpers/copy_qd" "$how" \
+							-q "$depth" -s "$size" -T "$BENCH_QD_SECS" -r "$rep" -L "$name" \
+							"$DEV" 0 $((128 << 20)) "$span" >>"$results" 2>>"$FULL" ||
+							fail "$name" "queue depth row: $how $size x$depth rep $rep"
+					done
+				done
+			done
+		done
+		"teardown_$name"
+	done
+	log "== queue depth row: $((SECONDS - t0)) s"
+}
+
+# Whether part $1 of the bench (devices, suspend, lvm, qd) is to run.
 part() {
 	[[ -z $BENCH_ONLY || " $BENCH_ONLY " == *" $1 "* ]]
 }
@@ -624,6 +668,7 @@ part devices && for name in $BENCH_DEVICES; do
 	esac
 done
 part suspend && [[ -n $BENCH_SUSPEND_BYTES ]] && bench_suspend
+part qd && bench_qd
 part lvm && for name in $BENCH_LVM; do
 	case $name in
 	pvmove) lvm_can pvmove dm-mirror && bench_pvmove ;;
