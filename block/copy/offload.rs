@@ -16,6 +16,12 @@
 //! refuse, and the kernel copies all the rest. The kernel copies in the caller's task for a
 //! synchronous copy, so that it stays killable, on the engine's workqueue for an asynchronous
 //! one.
+//!
+//! A copy is prepared ([`OffloadJob::prepare`]: all that can fail before it starts) apart from
+//! being started ([`Start::run`]), which issues its first chunks in the caller's task or, for a
+//! caller that must not wait, from the engine's workqueue ([`Issue`]). A copy asked to stop
+//! ([`crate::args::StopFlag`]) issues no more chunks and ends with `ECANCELED` at the first
+//! chunk it did not issue.
 
 use core::ops::Range;
 
