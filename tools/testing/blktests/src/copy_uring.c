@@ -156,6 +156,7 @@ static int do_one(int argc, char **argv)
 	long long nr = -1;
 	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, async_cancel = 0;
 	int i, n, res = 0, cancel_res = 0, seen;
+	unsigned long long copied = 0;
 	unsigned int flags = 0, ioprio = 0, cmd_flags = 0, len = 0;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
@@ -230,15 +231,19 @@ static int do_one(int argc, char **argv)
 			res = cqe->res;
 		io_uring_cqe_seen(&ring, cqe);
 	}
+	for (i = 0; i < n; i++)
+		copied += arg->ranges[i].copied;
 	if (async_cancel)
 		printf("async cancel: %s\n", res_name(cancel_res));
-	printf("%s\n", res_name(res));
+	/* The CQE's result is the sum of the ranges' copied, or an errno. */
+	if (res >= 0 && (unsigned long long)res != copied)
+		printf("CQE res %d but the ranges copied %llu\n", res, copied);
+	else
+		printf("%s\n", res_name(res));
 	printf("%s\n", arg->out_flags & BLKCOPY_OFFLOADED ? "offloaded" : "onloaded");
 	for (i = 0; i < n; i++)
 		printf("range %d copied %llu\n", i,
 		       (unsigned long long)arg->ranges[i].copied);
-	if (res > 0)
-		fprintf(stderr, "copy_uring: CQE res %d\n", res);
 	io_uring_queue_exit(&ring);
 	close(fd);
 	return 0;
