@@ -46,8 +46,10 @@ cargo_tool copy-integrity tools/testing/copy-integrity COPY_INTEGRITY
 
 # meta/005 only reads the tree (the rules that keep the cases running under
 # upstream blktests): on the host it takes seconds, in the TCG guest minutes.
+# meta/006 runs the runner on made-up cases (a cleanup is called twice).
 (cd "$top/tools/testing/blktests" &&
-	./check -o "$results/selftests-host" -d selftests meta/005) >"$results/selftests-host.log" 2>&1
+	./check -o "$results/selftests-host" -d selftests meta/005 meta/006) \
+	>"$results/selftests-host.log" 2>&1
 
 echo "check: kernel $(cat "$VM_OBJ/include/config/kernel.release"), QEMU accelerator: $VM_ACCEL"
 t0=$(date +%s)
@@ -59,7 +61,7 @@ t1=$(date +%s)
 echo "check: guest ran $((t1 - t0)) s"
 
 # The self-tests that must fail, each judged by the evidence it leaves, and
-# meta/005, which must pass.
+# meta/005 and meta/006, which must pass.
 st=$results/selftests
 verdict() { # name, condition met?, reason
 	if [ "$2" = yes ]; then echo "$1 pass" >>"$harness"; else echo "$1 fail $3" >>"$harness"; fi
@@ -78,6 +80,9 @@ fi
 ok=no
 grep -qx 'meta/005 pass.*' "$results/selftests-host/summary" 2>/dev/null && ok=yes
 verdict harness/upstream-blktests-rules $ok "meta/005: a case breaks a rule of UPSTREAM.md (see $results/selftests-host.log)"
+ok=no
+grep -qx 'meta/006 pass.*' "$results/selftests-host/summary" 2>/dev/null && ok=yes
+verdict harness/cleanup-called-twice $ok "meta/006: the runner does not call a case's cleanup twice as upstream does (see $results/selftests-host.log)"
 if [ "${CHECK_HANG:-1}" != 0 ] && [ -f "$results/dmesg.txt" ]; then
 	hang=$results/hang
 	mkdir -p "$hang"
