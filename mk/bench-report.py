@@ -7,11 +7,13 @@
 Reads RESULTS_DIR/results.jsonl (copy_bench's lines and mk/guest-bench.sh's),
 host.txt (bench.sh) and dmesg.txt; writes RESULTS_DIR/results.md,
 RESULTS_DIR/bench.png and, with lvm2 rows, RESULTS_DIR/bench-lvm.png; prints
-the tables, one "pass" or "miss" line per target ("not run" for targets of
-devices or methods a subset run left out) and summary lines for the README. Runs again on the host without a
-boot. Exit status 1 when a step failed, a copy did not do what its method
-claims, the kernel logged a report or there are no measurements; a missed
-target does not change it.
+the tables, the NVMe/TCP row beside the published NVMe/TCP numbers, one
+"pass" or "miss" line per target ("not run" for targets of devices or methods
+a subset run left out or that were skipped) and summary lines for the README.
+Runs again on the host without a boot. Exit status 1 when a step failed, a
+copy did not do what its method claims, the kernel logged a report, the
+NVMe/TCP link was not shaped or there are no measurements; a missed target
+does not change it.
 """
 import json
 import re
@@ -30,16 +32,23 @@ METHOD_NAMES = {
     "onload": "BLKCOPY onload",
     "offload": "BLKCOPY offload",
 }
-DEVICES = ["rnull", "nullb", "nvme", "nvmeloop"]
+DEVICES = ["rnull", "nullb", "nvme", "nvmeloop", "nvmetcp"]
 DEVICE_NAMES = {
     "rnull": "rnull (memory)",
     "nullb": "null_blk (memory)",
     "nvme": "QEMU NVMe",
     "nvmeloop": "nvme-loop to rnull",
+    "nvmetcp": "NVMe/TCP on lo to rnull, shaped link",
     "pvmove": "rnull, two partitions as PVs (pvmove)",
     "thin": "thin pool on rnull (snapshot copy on write)",
 }
 MEMORY_BACKED = ["rnull", "nullb"]
+# Devices behind a shaped link: the sizes only, no range counts or 4 KiB latency runs.
+LINK_DEVICES = ["nvmetcp"]
+# The published NVMe/TCP numbers this series' nvmetcp row is set beside.
+PUBLISHED_TCP = {"offload": 2677, "rw": 104, "mbit": 1000, "size": MIB,
+                 "source": "2024 upstream series' cover letter, NVMe/TCP, 1 MiB copies, 1 Gb/s"}
+TCP_TARGET = 10         # nvmetcp offload / read+write at 1 MiB copies, at least
 # The lvm2 rows: dm-kcopyd's copies, offloaded and read and written.
 LVM_USERS = ["pvmove", "thin"]
 LVM_NAMES = {
@@ -141,6 +150,7 @@ def analyse(rows):
     cpu_runs = defaultdict(list)
     latency = defaultdict(list)
     suspend, lvm, skips = [], [], []
+    links = {"link": [], "qdisc": []}
     for r in rows:
         kind = r.get("kind")
         if kind == "memcpy" and r["secs"] > 0:
@@ -167,7 +177,9 @@ def analyse(rows):
                 bad.append(f"{r['dev']} {r['mode']} rep {r['rep']}: {r['check']}")
             lvm.append(r)
         elif kind == "skip":
-            skips.append(f"{r['dev']}: {r['why']}")
+            skips.append((r["dev"], r["why"]))
+        elif kind in links:
+            links[kind].append(r)
         elif kind == "latency":
             if r["check"] != "ok":
                 bad.append(f"{r['dev']} {r['method']} latency rep {r['rep']}: {r['check']}")
@@ -192,7 +204,7 @@ def analyse(rows):
     groups = {k: Group(v, idle_rate) for k, v in copies.items()}
     per_range = {k: Group(v, idle_rate) for k, v in per_range.items()}
     return groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend, \
-        lvm, skips
+        lvm, skips, links
 
 
 def suspend_table(runs):
@@ -356,10 +368,10 @@ def latency_target(latency, groups, dev):
                                f" (p99 {off.p99:.0f} / {rw.p99:.0f} us)")
 
 
-def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, latency):
+def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, latency, tcp):
     """One line per target: (name, pass or miss, detail). per_range is keyed by device, method,
     size, ranges and whether the destinations are gathered into one run; gathered copies are
-    shown next to the target, which is for ranges with gaps on both sides."""
+    shown next to the target, which is for ranges with gaps on both sides. tcp: tcp_comparison()."""
     out = []
 
     def sizes(dev, method, minimum=0):
@@ -397,7 +409,7 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
         out.append((name, verdict(ratio <= 0.1), f"offload {cpu['offload']:.3f} s/GiB, onload "
                     f"{cpu['onload']:.3f} s/GiB: {ratio:.3f}"))
 
-    for dev in DEVICES:
+    for dev in (d for d in DEVICES if d not in LINK_DEVICES):
         name = f"{dev} 4 KiB offload p50 latency <= read+write pair"
         result = latency_target(latency, groups, dev)
         if result is None:
@@ -405,7 +417,7 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
         else:
             out.append((name, verdict(result[0]), result[1]))
 
-    for dev in DEVICES:
+    for dev in (d for d in DEVICES if d not in LINK_DEVICES):
         for method in ("offload", "onload"):
             one, many = per_range.get((dev, method, range_bytes, 1, 0)), per_range.get((dev, method, range_bytes, 256, 0))
             if method == "onload" and not (one and many):
@@ -423,6 +435,8 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
                 out.append((f"{dev} {method} 256 ranges gathered into one destination <= 1.5x one range, "
                             f"{size_name(range_bytes)}", verdict(ratio <= 1.5),
                             f"{gather.call_secs * 1e3:.1f} ms: {ratio:.2f}x"))
+
+    out.append(tcp_target(tcp))
 
     for dev in MEMORY_BACKED:
         by_method = defaultdict(dict)
@@ -477,6 +491,148 @@ def not_run(verdicts, config):
             v, detail = "not run", ", ".join(missing)
         out.append((name, v, detail))
     return out
+
+
+def rate_name(mbit):
+    return f"{mbit // 1000} Gb/s" if mbit % 1000 == 0 else f"{mbit} Mb/s"
+
+
+def rate_mib(mbit):
+    """The payload a link of mbit Mbit/s carries at most, in MiB/s (headers left out)."""
+    return mbit * 1e6 / 8 / MIB
+
+
+def tcp_comparison(groups, links, skips, config):
+    """What the nvmetcp row measured, for its section, its target and the summary: a dict with the
+    link's rate (mbit), the shaper, offload and read+write at 1 MiB copies (Group or None), the
+    raw reads through the link and without it (MiB/s or None), the shaper's counters and
+    "shaping": "held", "FAILED" (a shaped read above the rate: lo was not shaped), "emulator"
+    (the guest reads about the rate or less without shaping, so the link is not what limits)
+    or None when there was no link check."""
+    link = links["link"][-1] if links["link"] else None
+    m = re.search(r"^BENCH_TCP_MBIT=(\d+)$", config, re.M)
+    mbit = link["mbit"] if link else int(m.group(1)) if m else PUBLISHED_TCP["mbit"]
+    out = {"mbit": mbit, "rate": rate_mib(mbit), "link": link, "shaper": link["shaper"] if link else None,
+           "qdisc": links["qdisc"][-1] if links["qdisc"] else None,
+           "skip": next((why for dev, why in skips if dev == "nvmetcp"), None),
+           "offload": groups.get(("nvmetcp", "offload", PUBLISHED_TCP["size"], 1)),
+           "rw": groups.get(("nvmetcp", "rw", PUBLISHED_TCP["size"], 1)),
+           "shaped": None, "unshaped": None, "shaping": None}
+    if link:
+        out["shaped"] = link["bytes"] / link["secs_shaped"] / MIB if link["secs_shaped"] else None
+        out["unshaped"] = link["bytes"] / link["secs_unshaped"] / MIB if link.get("secs_unshaped") else None
+        if out["shaped"] is None or out["shaped"] > 1.05 * out["rate"]:
+            out["shaping"] = "FAILED"
+        elif out["unshaped"] is not None and out["unshaped"] < 1.1 * out["rate"]:
+            out["shaping"] = "emulator"
+        else:
+            out["shaping"] = "held"
+    out["ratio"] = out["offload"].mib / out["rw"].mib \
+        if out["offload"] and out["rw"] and out["offload"].mib and out["rw"].mib else None
+    return out
+
+
+def link_check(tcp):
+    """One sentence on the link check of the nvmetcp row."""
+    link = tcp["link"]
+    if not link:
+        return "Link check: none (the device did not get that far)."
+    rate = f"{rate_name(tcp['mbit'])}, {tcp['rate']:.1f} MiB/s"
+    shaped = f"{tcp['shaped']:.1f} MiB/s" if tcp["shaped"] else "-"
+    unshaped = f"{tcp['unshaped']:.1f} MiB/s" if tcp["unshaped"] else "not measured"
+    text = (f"Link check: an O_DIRECT read of {link['bytes'] >> 20} MiB ran at {shaped} through the shaped "
+            f"link ({rate}; tc {tcp['shaper']}) and {unshaped} without shaping: ")
+    if tcp["shaping"] == "FAILED":
+        return text + "**the shaping FAILED**, the read ran faster than the link allows, so this row is not " \
+            f"at {rate_name(tcp['mbit'])}."
+    if tcp["shaping"] == "emulator":
+        return text + "the guest reads about that fast or slower without the shaping, so the emulator, not the " \
+            f"link, sets the pace, and this row says little about a {rate_name(tcp['mbit'])} link."
+    return text + f"the shaping holds ({tcp['shaped'] / tcp['rate'] * 100:.0f} % of the rate)."
+
+
+def tcp_section(tcp, config):
+    """The section that sets the nvmetcp row beside the published NVMe/TCP numbers."""
+    pub = PUBLISHED_TCP
+    pub_ratio = pub["offload"] / pub["rw"]
+    rw_ceiling = tcp["rate"] / 2
+    title = f"## NVMe/TCP at {rate_name(pub['mbit'])}: this series vs published"
+    intro = ("nvmet over NVMe/TCP on the guest's loopback interface (127.0.0.1) to a memory-backed rnull disk "
+             "(which executes an offloaded copy by sharing blocks), the host connected with nvme-cli, lo shaped "
+             f"to {rate_name(tcp['mbit'])} with tc; 1 MiB copies, medians. Published: "
+             f"{pub['source']}. offload / link rate: offload MiB/s over what the link carries at most "
+             f"({tcp['rate']:.1f} MiB/s at {rate_name(tcp['mbit'])}), which compares the offloads without the "
+             "read+write baseline.")
+    if tcp["skip"]:
+        return [title, "", f"Not run: skipped: {tcp['skip']}.", ""]
+    devices, only = config_list(config, "BENCH_DEVICES"), config_list(config, "BENCH_ONLY")
+    left_out = ([] if devices is None or "nvmetcp" in devices else ["nvmetcp not in BENCH_DEVICES"]) + \
+        (["devices not in BENCH_ONLY"] if only and "devices" not in only else [])
+    if not tcp["offload"] and not tcp["rw"] and not tcp["link"] and left_out:
+        return [title, "", f"Not run: {', '.join(left_out)}.", ""]
+
+    def cell(g):
+        return fmt(g.mib) if g and g.mib else "-"
+    ours = tcp["offload"].mib / tcp["rate"] if tcp["offload"] and tcp["offload"].mib else None
+    status = {"FAILED": "**shaping FAILED**", "emulator": "emulator-bound", "held": "link-bound"}.get(
+        tcp["shaping"], "no link check")
+    rows = [[f"this series (TCG guest; {status})", f"lo, tc {tcp['shaper']}" if tcp["shaper"] else "lo, not shaped",
+             cell(tcp["offload"]),
+             cell(tcp["rw"]), f"{tcp['ratio']:.1f}x" if tcp["ratio"] else "-",
+             f"{ours:.1f}" if ours else "-"],
+            [f"published ({pub['source']})", rate_name(pub["mbit"]), pub["offload"], pub["rw"],
+             f"{pub_ratio:.1f}x", f"{pub['offload'] / rate_mib(pub['mbit']):.1f}"]]
+    md = [title, "", intro, ""]
+    md += table(["", "link", "offload MiB/s", "read+write MiB/s", "offload / read+write", "offload / link rate"],
+                rows) + [""]
+    md += [link_check(tcp), ""]
+    q = tcp["qdisc"]
+    if q and q.get("sent_bytes") is not None:
+        md += [f"Shaper counters over the shaped part: {q['sent_bytes'] / MIB:.0f} MiB in {q['sent_pkts']} packets, "
+               f"{q['dropped']} dropped, {q['overlimits']} overlimits"
+               + (" (drops cost TCP retransmissions: the numbers above suffer)." if q["dropped"] else "."), ""]
+    rw = tcp["rw"]
+    md += [f"Read+write here: copy_bench reads 1 MiB, then writes it, so each MiB copied crosses the link twice, "
+           f"one direction at a time: at most {rw_ceiling:.1f} MiB/s, half the rate, on a half- or full-duplex "
+           "link alike (lo's one qdisc makes it half-duplex)"
+           + (f"; measured {rw.mib:.1f} MiB/s, {rw.mib / rw_ceiling * 100:.0f} % of that." if rw and rw.mib else ".")
+           + f" The published {pub['rw']} MiB/s of read+write read and wrote {pub['rw']} MiB/s each, "
+           f"{pub['rw'] / rate_mib(pub['mbit']) * 100:.0f} % of {rate_name(pub['mbit'])} in both directions at "
+           "once: reads and writes overlapped on a full-duplex link. Against such a baseline the ratio here "
+           f"would be smaller by up to {pub['rw'] / rw_ceiling:.2f}x; offload / link rate does not depend on it.", ""]
+    return md
+
+
+def tcp_target(tcp):
+    """The nvmetcp target: offload at least TCP_TARGET times read+write at 1 MiB copies, through the
+    shaped link."""
+    name = (f"nvmetcp offload >= {TCP_TARGET}x read+write O_DIRECT, 1 MiB copies, "
+            f"{rate_name(tcp['mbit'])} link")
+    if tcp["skip"]:
+        return name, "not run", f"skipped: {tcp['skip']}"
+    if tcp["ratio"] is None:
+        return name, "miss", "no measurements at 1 MiB"
+    detail = (f"offload {tcp['offload'].mib:.0f} MiB/s, read+write {tcp['rw'].mib:.1f} MiB/s: {tcp['ratio']:.1f}x "
+              f"(published {PUBLISHED_TCP['offload'] / PUBLISHED_TCP['rw']:.1f}x)")
+    if tcp["shaping"] == "FAILED":
+        return name, "miss", detail + "; the shaping FAILED, the link was not " + rate_name(tcp["mbit"])
+    if tcp["shaping"] is None:
+        return name, "miss", detail + "; no link check"
+    return name, verdict(tcp["ratio"] >= TCP_TARGET), detail
+
+
+def tcp_summary(tcp):
+    """The nvmetcp row beside the published one, for the summary; None without measurements."""
+    if tcp["ratio"] is None:
+        return None
+    pub = PUBLISHED_TCP
+    shaping = {"FAILED": "; the shaping FAILED",
+               "emulator": "; emulator-bound (the guest reads about the link's rate without shaping)"}.get(
+        tcp["shaping"], "")
+    return (f"NVMe/TCP at {rate_name(tcp['mbit'])}, 1 MiB copies: offload {tcp['offload'].mib:.0f} MiB/s, "
+            f"read+write {tcp['rw'].mib:.1f} MiB/s, {tcp['ratio']:.1f}x (published {pub['offload']} / "
+            f"{pub['rw']} MiB/s, {pub['offload'] / pub['rw']:.1f}x); raw read through the link "
+            + (f"{tcp['shaped']:.1f} MiB/s" if tcp["shaped"] else "-") + shaping)
 
 
 def summary(groups):
@@ -556,7 +712,7 @@ def table(header, rows):
     return lines
 
 
-def plot(path, groups, memcpy_mib, title):
+def plot(path, groups, memcpy_mib, title, link_mib=None):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -584,6 +740,10 @@ def plot(path, groups, memcpy_mib, title):
         if memcpy_mib and dev in MEMORY_BACKED:
             top.axhline(memcpy_mib, color="grey", ls="--", lw=1, label="memcpy, one CPU")
             top.axhline(memcpy_mib / 2, color="grey", ls=":", lw=1, label="half of it")
+        if link_mib and dev in LINK_DEVICES:
+            top.axhline(link_mib, color="grey", ls="--", lw=1, label="the link's rate")
+            top.axhline(link_mib / 2, color="grey", ls=":", lw=1, label="read+write through it, at most")
+            top.legend(fontsize=7)
         top.set_title(DEVICE_NAMES[dev])
         for ax in (top, bottom):
             ax.set_xscale("log", base=2)
@@ -611,7 +771,7 @@ def main():
     results = Path(sys.argv[1])
     rows, info, problems = load(results)
     groups, per_range, mem, memcpy, devices, fails, bad, guest, idle_rate, cpu_runs, latency, suspend, \
-        lvm, skips = analyse(rows)
+        lvm, skips, links = analyse(rows)
     # Targets and plot only from measurements whose every check passed.
     good = {k: g for k, g in groups.items() if not g.bad}
     per_range_good = {k: g for k, g in per_range.items() if not g.bad}
@@ -658,9 +818,13 @@ def main():
            "given. CPU: guest-wide from /proc/stat (all CPUs, kernel threads included), seconds per GiB "
            "copied, less what the idle guest uses in as long (measured before the copies: "
            f"{idle_rate[0]:.3f} user and {idle_rate[1]:.3f} kernel CPU seconds per second). "
-           "Latency: per call (rw: one read+write pair per buffer).", ""]
+           "Latency: per call (rw: one read+write pair per buffer). nvmetcp, behind its shaped link: at least "
+           "BENCH_TCP_MIN_BYTES per repetition, the sizes only (no range counts or latency runs).", ""]
     md += table(["dev", "size", "method", "MiB/s", "min-max", "of memcpy", "kernel s/GiB", "user s/GiB",
                  "p50 us", "p99 us", "reps"], main_rows) + [""]
+
+    tcp = tcp_comparison(good, links, skips, config)
+    md += tcp_section(tcp, config)
 
     range_rows = []
     for (dev, method, size, n, gather), g in sorted(per_range.items(), key=lambda kv: (
@@ -713,7 +877,8 @@ def main():
                      "within", "check"], suspend_table(suspend)) + [""]
 
     lvm_ratios = {}
-    if lvm or skips:
+    lvm_skips = [why for dev, why in skips if dev not in DEVICES]
+    if lvm or lvm_skips:
         lvm_rows, lvm_ratios = lvm_table(lvm, idle_rate)
         md += ["## lvm2: pvmove and thin snapshot copy on write", "",
                "dm-kcopyd's copies as lvm2 makes them, on rnull, offloaded (the disk's copy limits) and read "
@@ -732,7 +897,7 @@ def main():
             md += table(["user", "copy", "mode", "reps", "s/GiB", "min-max", "MiB/s", "x kcopyd",
                          "kernel s/GiB", "user s/GiB", "total s/GiB", "CPU x kcopyd", "offloaded MiB",
                          "fallback MiB", "check"], lvm_rows) + [""]
-        md += [f"- skipped: {why}" for why in skips] + ([""] if skips else [])
+        md += [f"- skipped: {why}" for why in lvm_skips] + ([""] if lvm_skips else [])
 
     qd, qd_bad = qd_runs(rows)
     qd_verdicts = []
@@ -753,16 +918,22 @@ def main():
                        for s in (config_list(config, "BENCH_QD_SIZES") or [])]
     bad += qd_bad
     verdicts = not_run(targets(good, per_range_good, mem_good, memcpy_mib, range_bytes, cpu_runs, idle_rate,
-                               latency), config) + qd_not_run(qd_verdicts, config)
+                               latency, tcp), config) + qd_not_run(qd_verdicts, config)
     target_lines = [f"{v}: {name}: {detail}" for name, v, detail in verdicts]
     md += ["## Targets", ""] + [f"- {l}" for l in target_lines] + [""]
     summ = summary(good)
     md += ["## Summary", "", summ, ""]
     if lvm_ratios:
         md += [lvm_summary(lvm, lvm_ratios), ""]
+    if tcp_summary(tcp):
+        md += [tcp_summary(tcp), ""]
 
     trouble = [f"step failed: {f}" for f in fails] + [f"check failed: {b}" for b in bad] + \
         [f"kernel report: {l}" for l in reports[:10]] + problems
+    if tcp["shaping"] == "FAILED":
+        trouble.append(f"nvmetcp: the {rate_name(tcp['mbit'])} shaping of lo failed: a read through it ran at "
+                       + (f"{tcp['shaped']:.1f} MiB/s" if tcp["shaped"] else "an unknown rate")
+                       + f", above the rate's {tcp['rate']:.1f} MiB/s")
     if guest_rc not in (None, "0"):
         trouble.append("guest timed out" if guest_rc == "124" else f"guest exited {guest_rc}")
     if not groups and not suspend and not lvm and not qd:
@@ -771,7 +942,7 @@ def main():
         md += ["## Problems", ""] + [f"- {t}" for t in trouble] + [""]
 
     (results / "results.md").write_text("\n".join(md))
-    note = plot(results / "bench.png", good, memcpy_mib, title)
+    note = plot(results / "bench.png", good, memcpy_mib, title, tcp["rate"] if tcp["link"] else None)
     if lvm:
         note += "; " + plot_lvm(results / "bench-lvm.png", lvm, idle_rate, title)
     print("\n".join(md[2:]))

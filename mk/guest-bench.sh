@@ -3,18 +3,20 @@
 #
 # Runs inside the guest booted by bench.sh: the memory-copy baseline, then on
 # each device of $BENCH_DEVICES every copy method at every size, the range
-# counts and the kernel memory runs, with copy_bench; a dm suspend during a
-# copy; lvm2's pvmove and thin snapshot copy on write, offloaded and read and
-# written by dm-kcopyd ($BENCH_LVM). $BENCH_ONLY picks some of these parts.
-# $1 is the output directory shared with the host (bench.sh wrote its config
-# there), $2 the directory of the compiled helpers.
+# counts and the kernel memory runs, with copy_bench (NVMe/TCP, behind a
+# loopback interface shaped to 1 Gb/s: the sizes only); a dm suspend during
+# a copy; lvm2's pvmove and thin snapshot copy on write, offloaded and read
+# and written by dm-kcopyd ($BENCH_LVM). $BENCH_ONLY picks some of these
+# parts. $1 is the output directory shared with the host (bench.sh wrote its
+# config there), $2 the directory of the compiled helpers.
 #
 # copy_bench's JSON lines go to $1/results.jsonl, with a "device" line per
-# device set up, a "suspend" line per dm suspend run, an "lvm" line per lvm2
-# run, a "skip" line per lvm2 row that cannot run here, a "fail" line per
-# step that failed and a "guest" line; every step and its duration is logged
-# to $1/bench.log. A failing step or device is recorded and the rest
-# continues.
+# device set up, a "link" line with the raw read throughput of NVMe/TCP
+# before and after shaping and a "qdisc" line with the shaper's counters, a
+# "suspend" line per dm suspend run, an "lvm" line per lvm2 run, a "skip"
+# line per device or lvm2 row that cannot run here, a "fail" line per step
+# that failed and a "guest" line; every step and its duration is logged to
+# $1/bench.log. A failing step or device is recorded and the rest continues.
 out=$1
 bin=$2/copy_bench
 helpers=$2
@@ -40,13 +42,14 @@ fail() {
 	printf '{"kind":"fail","dev":"%s","what":"%s"}\n' "$1" "$2" >>"$results"
 }
 
-# Run copy_bench "${@:3}" for device $1, step $2, with a time limit; its
-# measurements go to the results.
+# Run copy_bench "${@:3}" for device $1, step $2, with a time limit
+# (CMD_TIMEOUT seconds, which bench_device sets per device, else
+# BENCH_CMD_TIMEOUT); its measurements go to the results.
 run() {
 	local dev=$1 what=$2 t0=$SECONDS
 	shift 2
 	log "$dev: $what"
-	if ! timeout -k 10 "$BENCH_CMD_TIMEOUT" "$bin" "$@" >>"$results" 2>>"$FULL"; then
+	if ! timeout -k 10 "${CMD_TIMEOUT:-$BENCH_CMD_TIMEOUT}" "$bin" "$@" >>"$results" 2>>"$FULL"; then
 		fail "$dev" "$what"
 		return 1
 	fi
@@ -57,10 +60,11 @@ bytes() {
 	numfmt --from=iec "$1"
 }
 
-# Bytes one repetition of size $1 spans (copy_bench makes MIN / size calls).
+# Bytes one repetition of size $1 spans (copy_bench makes MIN / size calls;
+# MIN is MIN_BYTES, which bench_device sets per device).
 span() {
 	local size min
-	size=$(bytes "$1") min=$(bytes "$BENCH_MIN_BYTES")
+	size=$(bytes "$1") min=$(bytes "${MIN_BYTES:-$BENCH_MIN_BYTES}")
 	echo $((size < min ? min / size * size : size))
 }
 
@@ -121,6 +125,178 @@ teardown_nvmeloop() {
 	_co_exit_rnull
 }
 
+# NVMe/TCP: nvmet over TCP on 127.0.0.1, TCP port BENCH_TCP_PORT, to a
+# memory-backed rnull disk that offloads copies of up to
+# BENCH_TCP_COPY_BYTES (nvmet advertises one such copy as MSSRL and MCL), the
+# host connected with nvme-cli (common/copy_offload_nvme). bench_device
+# shapes the link after the fill (link_nvmetcp); teardown_nvmetcp removes
+# the shaping, the host's controller, the target and rnull, also after a
+# failure part of the way, and records what it could not remove.
+TCP_NQN=benchtcp TCP_DISK=rnull906
+# LO_SHAPED: lo has the bench's qdisc; SCH_OURS: the bench loaded its
+# module; SHAPER: its tc arguments (shaper_args).
+LO_SHAPED=0 SCH_OURS=0 SHAPER=
+
+# Whether NVMe/TCP can run here: nvmet_tcp, nvme_tcp, IPv4, nvme-cli and lo
+# (_co_have_nvmet_tcp), tc and the shaper's qdisc module, rnull. Sets WHY
+# when not.
+can_nvmetcp() {
+	SKIP_REASONS=()
+	_co_have_nvmet_tcp && _have_program tc &&
+		_co_have_module "sch_$BENCH_TCP_SHAPER" && _co_have_rnull && return 0
+	WHY=$(printf '%s; ' "${SKIP_REASONS[@]}") WHY=${WHY%; }
+	WHY=${WHY:-unknown}
+	return 1
+}
+
+setup_nvmetcp() {
+	local ctrl
+	_co_configure_rnull $TCP_DISK memory_backed=1 blocksize=4096 size="$1" \
+		max_copy_bytes="$(bytes "$BENCH_TCP_COPY_BYTES")" &&
+		_co_nvmet_setup tcp "$BENCH_TCP_PORT" $TCP_NQN /dev/$TCP_DISK || return 1
+	if ! ctrl=$(_co_nvmet_ctrl $TCP_NQN tcp "$BENCH_TCP_PORT"); then
+		echo "no controller connected to $TCP_NQN over TCP port $BENCH_TCP_PORT" >>"$FULL"
+		return 1
+	fi
+	log "nvmetcp: $ctrl, transport $(<"/sys/class/nvme/$ctrl/transport"), $(<"/sys/class/nvme/$ctrl/address")"
+	DEV=$(_co_nvmet_ns $TCP_NQN 1)
+}
+
+# The qdisc that makes lo a link of BENCH_TCP_MBIT Mbit/s, as tc arguments.
+# lo has one transmit queue, and every packet to 127.0.0.1 passes its root
+# qdisc: both directions of each connection share the rate, a half-duplex
+# link, where Ethernet carries the rate each way. copy_bench's read+write
+# reads a buffer, then writes it, one direction at a time, so it cannot
+# tell the two apart; a method that reads and writes at once (splice,
+# onload) can lose up to half to it. lo's packets are up to its MTU, 65536,
+# plus the 14-byte header it adds.
+#
+# netem (default): "rate" holds each packet for its length at the rate after
+# the packet before it leaves, or after now when none waits: a wire's
+# serialization delay, with no burst beyond it, and a timer that fires late
+# lets the packets that are due go together, so the average keeps the rate
+# however late the emulator's timers are. netem orphans the packets it
+# holds, so TCP's small-queue limit does not stop the sender: its limit, in
+# packets, must hold what the sockets have in flight, which their receive
+# windows (tcp_rmem, at most 6 MiB, about 100 packets of 64 KiB each) bound
+# long before 10000.
+# tbf: a token bucket. Its burst must hold the largest packet (tbf drops a
+# larger one unless it is GSO and can be split), and on top what the bucket
+# fills with while the timer that releases the next packet is late: under
+# TCG a millisecond and more, so 1.5 ms at the rate, 187500 bytes at 1 Gb/s,
+# 253050 bytes in all; more would let the start of each transfer after a
+# pause pass at once (at 1 MiB requests a 256 KiB burst is a quarter of
+# each), which a wire does not. Its limit, in bytes: TCP's small queues keep
+# at most tcp_limit_output_bytes (4 MiB) per socket in the qdisc, so 200 ms
+# at the rate (25 MB at 1 Gb/s) holds several sockets' worth and nothing is
+# dropped.
+shaper_args() {
+	local rate=$((BENCH_TCP_MBIT * 125000)) pkt=65550 mtu burst	# rate: bytes per second
+	if read -r mtu </sys/class/net/lo/mtu 2>/dev/null; then
+		pkt=$((mtu + 14))
+	fi
+	burst=$((pkt + rate * 3 / 2000))
+	case $BENCH_TCP_SHAPER in
+	netem) echo "netem rate ${BENCH_TCP_MBIT}mbit limit 10000" ;;
+	tbf) echo "tbf rate ${BENCH_TCP_MBIT}mbit burst $burst limit $((burst + rate / 5))" ;;
+	esac
+}
+
+# Shape lo (shaper_args); fails when it cannot, or when lo has a root qdisc
+# already (tc qdisc add does not replace one).
+shape_lo() {
+	SHAPER=$(shaper_args)
+	[[ -e /sys/module/sch_$BENCH_TCP_SHAPER ]] || SCH_OURS=1
+	modprobe "sch_$BENCH_TCP_SHAPER" 2>>"$FULL" || return 1
+	# shellcheck disable=SC2086
+	tc qdisc add dev lo root $SHAPER 2>>"$FULL" || return 1
+	LO_SHAPED=1
+	tc qdisc show dev lo >>"$FULL" 2>&1
+}
+
+# Record the shaper's counters (a "qdisc" line) and remove it; unload its
+# module if the bench loaded it.
+unshape_lo() {
+	local stats b p d o r
+	if ((LO_SHAPED)); then
+		stats=$(tc -s qdisc show dev lo 2>&1)
+		echo "$stats"
+		read -r b p d o r < <(sed -n 's/^ *Sent \([0-9]*\) bytes \([0-9]*\) pkt (dropped \([0-9]*\), overlimits \([0-9]*\) requeues \([0-9]*\)).*/\1 \2 \3 \4 \5/p' <<<"$stats" | head -n1)
+		printf '{"kind":"qdisc","dev":"nvmetcp","shaper":"%s","sent_bytes":%s,"sent_pkts":%s,"dropped":%s,"overlimits":%s,"requeues":%s}\n' \
+			"$SHAPER" "${b:-null}" "${p:-null}" "${d:-null}" "${o:-null}" "${r:-null}" >>"$results"
+		tc qdisc del dev lo root && LO_SHAPED=0
+	fi
+	if ((SCH_OURS)) && [[ -e /sys/module/sch_$BENCH_TCP_SHAPER/initstate ]]; then
+		modprobe -r "sch_$BENCH_TCP_SHAPER"
+	fi
+	SCH_OURS=0
+}
+
+# Seconds (to the microsecond) an O_DIRECT read of $2 bytes from the start
+# of block device $1 takes, in requests of 1 MiB.
+read_secs() {
+	local t0 t1
+	t0=${EPOCHREALTIME/[.,]/}
+	timeout -k 10 "$CMD_TIMEOUT" dd if="$1" of=/dev/null bs=1M count=$(($2 >> 20)) \
+		iflag=direct status=none 2>>"$FULL" || return 1
+	t1=${EPOCHREALTIME/[.,]/}
+	printf '%d.%06d\n' $(((t1 - t0) / 1000000)) $(((t1 - t0) % 1000000))
+}
+
+# MiB/s of $1 bytes in $2 seconds, for the log.
+mibs() {
+	awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1048576; else print "-" }'
+}
+
+# The link of NVMe/TCP, once the device is filled: read $1 bytes with
+# O_DIRECT as it is, shape lo, read them again; a "link" line with both
+# times, which tells whether the shaping holds (at most the rate) and
+# whether the guest could go faster without it. Fails, and the copies are
+# not run, when lo cannot be shaped or the shaped read fails.
+link_nvmetcp() {
+	local bytes=$1 plain shaped
+	plain=$(read_secs "$DEV" "$bytes") || plain=null
+	if ! shape_lo; then
+		fail nvmetcp "shaping lo (tc qdisc add dev lo root $SHAPER)"
+		return 1
+	fi
+	if ! shaped=$(read_secs "$DEV" "$bytes"); then
+		fail nvmetcp "O_DIRECT read through the shaped link"
+		return 1
+	fi
+	printf '{"kind":"link","dev":"nvmetcp","shaper":"%s","mbit":%s,"bytes":%s,"secs_unshaped":%s,"secs_shaped":%s}\n' \
+		"$SHAPER" "$BENCH_TCP_MBIT" "$bytes" "$plain" "$shaped" >>"$results"
+	log "nvmetcp: O_DIRECT read of $((bytes >> 20)) MiB: $(mibs "$bytes" "${plain/null/0}") MiB/s" \
+		"unshaped, $(mibs "$bytes" "$shaped") MiB/s through tc $SHAPER" \
+		"(the rate: $(mibs $((BENCH_TCP_MBIT * 125000)) 1) MiB/s)"
+}
+
+# Record a "fail" line for something teardown $1 left behind ($2); its
+# output goes to the log.
+leftover() {
+	echo "LEFT BEHIND by $1: $2"
+	printf '{"kind":"fail","dev":"%s","what":"teardown left %s"}\n' "$1" "$2" >>"$results"
+}
+
+teardown_nvmetcp() {
+	unshape_lo
+	_co_nvmet_cleanup $TCP_NQN
+	_co_exit_rnull
+	# Nothing may be left for the parts after this one.
+	if tc qdisc show dev lo 2>/dev/null | grep -q "^qdisc $BENCH_TCP_SHAPER "; then
+		leftover nvmetcp "a $BENCH_TCP_SHAPER qdisc on lo"
+	fi
+	if _co_nvmet_ctrl $TCP_NQN tcp "$BENCH_TCP_PORT" >/dev/null; then
+		leftover nvmetcp "the host's controller of $TCP_NQN"
+	fi
+	if [[ -e $CO_NVMET_CFS/subsystems/$TCP_NQN || -e $CO_NVMET_CFS/ports/$BENCH_TCP_PORT ]]; then
+		leftover nvmetcp "the target's subsystem or port"
+	fi
+	if [[ -e /sys/block/$TCP_DISK ]]; then
+		leftover nvmetcp "$TCP_DISK"
+	fi
+}
+
 # Make BLKCOPY on queue $1 use method $2: onload with copy_max_bytes 0,
 # offload with the hardware limit; rw and splice leave it at $3.
 set_method() {
@@ -155,9 +331,23 @@ profile() {
 }
 
 bench_device() {
-	local name=$1 sizes=$2 mib q orig half size m n r reps t0=$SECONDS
+	local name=$1 sizes=$2 mib q orig half size m n r reps link=0 t0=$SECONDS
+	# (local, but seen by the functions called from here: span, run, ...)
+	local MIN_BYTES=$BENCH_MIN_BYTES CMD_TIMEOUT=$BENCH_CMD_TIMEOUT
 
 	log "== $name"
+	# A device behind a shaped link (nvmetcp) copies more per repetition,
+	# with a shorter time limit per run, and runs the sizes only: range
+	# counts and 4 KiB latency through it would time the link for minutes.
+	if [[ $name == nvmetcp ]]; then
+		MIN_BYTES=$BENCH_TCP_MIN_BYTES CMD_TIMEOUT=$BENCH_TCP_CMD_TIMEOUT link=1
+	fi
+	if declare -F "can_$name" >/dev/null && ! "can_$name"; then
+		log "$name: skipped: $WHY"
+		WHY=${WHY//\\/\\\\} WHY=${WHY//\"/\\\"}
+		printf '{"kind":"skip","dev":"%s","why":"%s"}\n' "$name" "$WHY" >>"$results"
+		return
+	fi
 	DEV=
 	mib=$(($(need_half "$name" "$sizes") * 2 >> 20))
 	if ! setup_"$name" "$mib" || [[ ! -b $DEV ]]; then
@@ -173,7 +363,8 @@ bench_device() {
 		"$(<"$q/copy_max_hw_bytes")" >>"$results"
 	log "$name: $DEV, $((2 * half >> 20)) MiB in use, copy_max_hw_bytes $(<"$q/copy_max_hw_bytes")"
 
-	if run "$name" "fill" fill "$DEV" 0 $((2 * half)); then
+	if run "$name" "fill" fill "$DEV" 0 $((2 * half)) &&
+	   { ((!link)) || "link_$name" $((2 * half)); }; then
 		for m in $BENCH_METHODS; do
 			if ! set_method "$q" "$m" "$orig"; then
 				fail "$name" "$m: cannot select (copy_max_hw_bytes $(<"$q/copy_max_hw_bytes"))"
@@ -187,9 +378,10 @@ bench_device() {
 				reps=$BENCH_REPS
 				(($(bytes "$size") >= $(bytes "$BENCH_LARGE"))) && reps=$BENCH_REPS_LARGE
 				run "$name" "$m $size" copy -L "$name" -m "$m" -s "$size" \
-					-t "$BENCH_MIN_BYTES" -r "$reps" "$DEV" 0 "$half"
+					-t "$MIN_BYTES" -r "$reps" "$DEV" 0 "$half"
 			done
 			[[ $m == onload || $m == offload ]] || continue
+			((!link)) || continue
 			# One repetition of each range count in turn: the emulator
 			# has slow spells of tens of milliseconds, which then fall
 			# on all range counts alike, and the report compares each
@@ -216,7 +408,7 @@ bench_device() {
 		done
 		# The 4 KiB latency target: a read+write pair and an offload, one
 		# repetition of each in turn, as the range counts above.
-		if [[ " $BENCH_METHODS " == *" rw "* && " $BENCH_METHODS " == *" offload "* ]]; then
+		if ((!link)) && [[ " $BENCH_METHODS " == *" rw "* && " $BENCH_METHODS " == *" offload "* ]]; then
 			for ((r = 0; r < BENCH_REPS; r++)); do
 				for m in rw offload; do
 					set_method "$q" "$m" "$orig" || continue
@@ -663,6 +855,7 @@ part devices && for name in $BENCH_DEVICES; do
 	case $name in
 	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;
 	nvme|nvmeloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
+	nvmetcp) bench_device "$name" "$BENCH_SIZES_TCP" ;;
 	none) ;;
 	*) fail "$name" "unknown device" ;;
 	esac
