@@ -59,8 +59,12 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_THIN_CHUNK:=1M}"		# in pool blocks of this size
 # The queue depth row: BLOCK_URING_CMD_COPY from one thread with N commands
 # in flight against BLKCOPY from N threads (0 or none for BENCH_QD_DEVICES:
-# none).
-: "${BENCH_QD_DEVICES:=rnull nullb}"
+# none). rnull and nullb execute a copy at once, so the guest's CPU bounds
+# the row; nullbslow is a null_blk that completes each request
+# BENCH_QD_SLOW_USEC after it arrived, a device whose copies take time, so
+# that the copies in flight bound it.
+: "${BENCH_QD_DEVICES:=rnull nullb nullbslow}"
+: "${BENCH_QD_SLOW_USEC:=5000}"
 : "${BENCH_QD_SIZES:=4K 64K}"
 : "${BENCH_QD_DEPTHS:=1 2 4 8 16 32 64}"
 : "${BENCH_QD_SECS:=3}"			# each run copies for this long

@@ -105,6 +105,20 @@ teardown_nullb() {
 	_co_exit_null_blk
 }
 
+# null_blk completing each request $BENCH_QD_SLOW_USEC after it arrived
+# (timer mode), with tags for every copy of the queue depth row in flight.
+setup_nullbslow() {
+	_init_null_blk nr_devices=0 &&
+		_configure_null_blk nullb907 memory_backed=1 blocksize=4096 size="$1" \
+			irqmode=2 completion_nsec=$((BENCH_QD_SLOW_USEC * 1000)) \
+			hw_queue_depth=256 power=1 &&
+		_co_wait_for_bdev /dev/nullb907 && DEV=/dev/nullb907
+}
+
+teardown_nullbslow() {
+	_co_exit_null_blk
+}
+
 setup_nvme() {
 	DEV=$(_co_nvme_ns_dev 1)
 }
@@ -808,8 +822,8 @@ bench_qd() {
 	for name in $BENCH_QD_DEVICES; do
 		[[ $name == none || $name == 0 ]] && continue
 		case $name in
-		rnull|nullb) ;;
-		*) fail "$name" "queue depth row: rnull or nullb only"; continue ;;
+		rnull|nullb|nullbslow) ;;
+		*) fail "$name" "queue depth row: rnull, nullb or nullbslow only"; continue ;;
 		esac
 		if ! "setup_$name" 256; then
 			fail "$name" "queue depth row: setup"
