@@ -41,7 +41,7 @@ use crate::{
 };
 
 /// A request that a copy stop early, shared by the copy and whoever may cancel it (io_uring's
-/// cancelation of a `BLOCK_URING_CMD_COPY`, [`crate::uring`]).
+/// cancellation of a `BLOCK_URING_CMD_COPY`, [`crate::uring`]).
 ///
 /// The engine looks at it before each chunk it issues and each batch it copies in the kernel: a
 /// stopped copy issues nothing more, waits for what is in flight, and ends with `ECANCELED` at

@@ -242,7 +242,7 @@ pub unsafe extern "C" fn blkdev_copy_ioctl(
 /// `blkdev_uring_cmd()`: `arg` and `addr3` are what the SQE held in `addr` and `addr3` at the
 /// first issue, and `slot` is the word of the command's pdu where a copy that starts is parked.
 /// Returns `-EIOCBQUEUED` once the command will complete through
-/// `blkdev_copy_uring_defer_finish()` or cancelation, `-EAGAIN` under `IO_URING_F_NONBLOCK` for
+/// `blkdev_copy_uring_defer_finish()` or cancellation, `-EAGAIN` under `IO_URING_F_NONBLOCK` for
 /// io_uring to issue it again where it may wait, or the error of a copy that did not start.
 ///
 /// # Safety
@@ -262,7 +262,7 @@ pub unsafe extern "C" fn blkdev_copy_uring_cmd(
     issue_flags: c_uint,
 ) -> c_int {
     // SAFETY: By the safety requirements `cmd` is an issued command, not completed during this
-    // call (only this call could complete it, or cancelation once it is marked cancelable, which
+    // call (only this call could complete it, or cancellation once it is marked cancelable, which
     // `uring::issue` does last), and its file holds `bdev` open at least as long.
     let (cmd, bdev) = unsafe { (IoUringCmd::from_raw(cmd), BlockDevice::from_raw(bdev)) };
     let flags = IssueFlags::from_raw(issue_flags);

@@ -202,8 +202,8 @@ pub(crate) enum Start {
 
 impl Start {
     /// Starts the copy, issuing its first chunks in the caller's task. Returns what the engine
-    /// returns to its caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an asynchronous one,
-    /// whose `end_io` is then called once.
+    /// returns to its caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an
+    /// asynchronous one, whose `end_io` is then called once.
     pub(crate) fn run(self) -> Result {
         match self {
             Start::Offload(job) => OffloadJob::run(job),

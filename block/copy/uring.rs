@@ -399,7 +399,7 @@ pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: Iss
     };
     // SAFETY: The handler returned `-EIOCBQUEUED` for the command (it was marked cancelable after
     // the copy's reference was parked, and nothing fails it after that); the stage makes this its
-    // only completion; `flags` are the cancelation's.
+    // only completion; `flags` are the cancellation's.
     unsafe { cmd.done(ECANCELED.to_errno(), flags) };
     // The copy goes on until its chunks in flight finish; its `end_io` finds it cancelled.
     drop(copy);

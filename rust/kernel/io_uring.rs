@@ -111,7 +111,7 @@ impl IoUringCmd {
     ///
     /// The handler returned, or will return, `-EIOCBQUEUED` for the command, and this is its only
     /// completion: nothing uses the command afterwards. `flags` must be those io_uring passed
-    /// to the context this runs in (the issue, the cancelation, or the task work's
+    /// to the context this runs in (the issue, the cancellation, or the task work's
     /// `IO_URING_CMD_TASK_WORK_ISSUE_FLAGS`), never made up.
     pub unsafe fn done(&self, res: i32, flags: IssueFlags) {
         // SAFETY: By the type invariant the command is issued and not completed; by the safety
