@@ -18,9 +18,8 @@
 //! one.
 //!
 //! A copy is prepared ([`OffloadJob::prepare`]: all that can fail before it starts) apart from
-//! being started ([`Start::run`]), which issues its first chunks in the caller's task: with
-//! `REQ_NOWAIT`, so even a caller that must not wait for I/O (io_uring's nonblocking issue) may
-//! issue them, as it issues direct I/O to a block device. A copy asked to stop
+//! being started ([`Start::run`]), which issues its first chunks in the caller's task or, for a
+//! caller that must not wait, from the engine's workqueue ([`Issue`]). A copy asked to stop
 //! ([`crate::args::StopFlag`]) issues no more chunks and ends with `ECANCELED` at the first
 //! chunk it did not issue.
 
@@ -188,6 +187,16 @@ impl JobState {
     }
 }
 
+/// Where a copy that starts issues its first chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Issue {
+    /// In the caller's task, which may sleep for memory and for a tag.
+    Inline,
+    /// From the engine's workqueue: for a caller that must not wait, such as io_uring's
+    /// nonblocking issue of a `BLOCK_URING_CMD_COPY`. It returns once the work is queued.
+    Queued,
+}
+
 /// A copy that is ready to start: validated, planned, its job allocated, nothing of it issued.
 ///
 /// Preparing is all that can fail before a copy starts; [`Start::run`] of an asynchronous copy
@@ -201,12 +210,12 @@ pub(crate) enum Start {
 }
 
 impl Start {
-    /// Starts the copy, issuing its first chunks in the caller's task. Returns what the engine
-    /// returns to its caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an
-    /// asynchronous one, whose `end_io` is then called once.
-    pub(crate) fn run(self) -> Result {
+    /// Starts the copy, issuing its first chunks as `issue` says. Returns what the engine returns
+    /// to its caller: the outcome of a synchronous copy, `EIOCBQUEUED` for an asynchronous one,
+    /// whose `end_io` is then called once.
+    pub(crate) fn run(self, issue: Issue) -> Result {
         match self {
-            Start::Offload(job) => OffloadJob::run(job),
+            Start::Offload(job) => OffloadJob::run(job, issue),
             Start::Onload(start) => start.run(),
         }
     }
@@ -287,7 +296,7 @@ impl OffloadJob {
     /// Once an asynchronous copy started, it finishes exactly once: it writes the outcome into
     /// the caller's parameters and calls their `end_io`.
     pub(crate) fn copy(args: CopyArgs) -> Result {
-        Self::prepare(args)?.run()
+        Self::prepare(args)?.run(Issue::Inline)
     }
 
     /// Prepares `args` to be copied: plans the chunks and allocates the job, or prepares the
@@ -326,12 +335,19 @@ impl OffloadJob {
         Ok(Start::Offload(job))
     }
 
-    /// Starts the prepared `job`, issuing its first chunks; for a synchronous copy, waits for it,
-    /// copying in the kernel what the devices refused, and returns its outcome.
-    fn run(job: Arc<Self>) -> Result {
+    /// Starts the prepared `job`, issuing its first chunks as `issue` says; for a synchronous copy,
+    /// waits for it, copying in the kernel what the devices refused, and returns its outcome.
+    fn run(job: Arc<Self>, issue: Issue) -> Result {
         let is_async = job.args.is_async();
-        // The issuer may finish an asynchronous copy, and `end_io` run, before this returns.
-        Self::issue(&job);
+        match issue {
+            Issue::Inline => Self::issue(&job),
+            Issue::Queued => {
+                // A new job: nothing else queued its issuer, which `issuing` stands for. The
+                // issuer may finish the copy, and `end_io` run, before this returns.
+                let wq = job.args.params().workqueue();
+                let _ = wq.enqueue::<_, 0>(job.clone());
+            }
+        }
         if is_async {
             return Err(EIOCBQUEUED);
         }

@@ -16,11 +16,10 @@
 //! cancelable and starts it; it returns `-EIOCBQUEUED`. The copy's `end_io` ([`end_io`]), from
 //! any context, has `block/ioctl.c` queue a task work in the submitter's task, which reports the
 //! copy to user space and completes the command ([`finish`]). Issued inline
-//! (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's task: it issues
-//! the first chunks there, whose bios travel with `REQ_NOWAIT` (as `block/fops.c` issues direct
-//! I/O under `IOCB_NOWAIT`: memory it may wait for, not I/O), and when the page cache would have
-//! to be written back or dropped, it returns `-EAGAIN` before anything started, for io-wq to
-//! issue it again where it may wait.
+//! (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's task: the first
+//! chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the page cache
+//! would have to be written back or dropped, it returns `-EAGAIN` before anything started, for
+//! io-wq to issue it again where it may wait.
 //!
 //! When the ring or the task goes away, io_uring cancels the command ([`cancel`]): the copy is
 //! asked to stop ([`StopFlag`]), and the command completes at once with `-ECANCELED`, unless the
@@ -80,6 +79,7 @@ use crate::{
         self,
         Ranges, //
     },
+    offload::Issue,
     user_copy,
     CopyArgs,
     OffloadJob, //
@@ -260,9 +260,10 @@ pub(crate) unsafe fn issue(
     unsafe { slot.write(copy.clone().into_foreign()) };
     // Before the copy can end: io_uring must not see the command complete before it is marked.
     cmd.mark_cancelable(flags);
+    let issue = if nowait { Issue::Queued } else { Issue::Inline };
     // An asynchronous copy that was prepared starts: `EIOCBQUEUED`. The copy may end, and the
     // command complete, before this returns; `cmd` is not used after this.
-    start.run()
+    start.run(issue)
 }
 
 /// Prepares the copy of `copy` (offload only, or not), and makes the page cache ready for it, or
