@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "size_arg.h"
 #include <linux/blk-copy.h>
 
 /* include/uapi/linux/blkdev.h of the series, which $(UAPI) does not hold */
@@ -58,20 +59,6 @@
 #define SQE_LEN		24
 #define SQE_CMD_FLAGS	28
 #define SQE_ADDR3	48
-
-/* A number with an optional K, M or G suffix, up to 2^64 - 1. */
-static unsigned long long parse_size(const char *s)
-{
-	const char *units = "KMG", *unit;
-	unsigned long long v;
-	char *end;
-
-	v = strtoull(s, &end, 0);
-	unit = *end ? strchr(units, *end) : NULL;
-	if (unit)
-		v <<= 10 * (unit - units + 1);
-	return v;
-}
 
 static void sqe_put(struct io_uring_sqe *sqe, size_t off, const void *v,
 		    size_t len)
