@@ -6,10 +6,12 @@
  * the sense data that turns copy offload off. None needs a device.
  */
 #include <kunit/test.h>
+#include <linux/blkdev.h>
 #include <linux/module.h>
 #include <linux/unaligned.h>
-#include <scsi/scsi_common.h>
-#include <scsi/scsi_proto.h>
+#include <scsi/scsi.h>
+#include <scsi/scsi_cmnd.h>
+#include <scsi/scsi_device.h>
 
 #include "sd.h"
 
