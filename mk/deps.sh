@@ -30,6 +30,9 @@ APT_PKGS=(
 	# and the io_uring bench row link liburing.
 	liburing-dev
 	lvm2 thin-provisioning-tools
+	# EXTENDED COPY clients independent of the kernel's (tests/scsi/):
+	# sg_copy_results, sg_xcopy, sg_inq; ddpt --xcopy.
+	sg3-utils ddpt
 	python3-matplotlib linux-perf python3-sphinx python3-yaml
 )
 
