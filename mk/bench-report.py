@@ -32,13 +32,14 @@ METHOD_NAMES = {
     "onload": "BLKCOPY onload",
     "offload": "BLKCOPY offload",
 }
-DEVICES = ["rnull", "nullb", "nullbslow", "nvme", "nvmeloop", "nvmetcp"]
+DEVICES = ["rnull", "nullb", "nullbslow", "nvme", "nvmeloop", "nvmetcp", "tcmloop"]
 DEVICE_NAMES = {
     "rnull": "rnull (memory)",
     "nullb": "null_blk (memory)",
     "nvme": "QEMU NVMe",
     "nvmeloop": "nvme-loop to rnull",
     "nvmetcp": "NVMe/TCP on lo to rnull, shaped link",
+    "tcmloop": "sd on tcm_loop to rnull",
     "pvmove": "rnull, two partitions as PVs (pvmove)",
     "thin": "thin pool on rnull (snapshot copy on write)",
 }
@@ -49,6 +50,11 @@ LINK_DEVICES = ["nvmetcp"]
 PUBLISHED_TCP = {"offload": 2677, "rw": 104, "mbit": 1000, "size": MIB,
                  "source": "2024 upstream series' cover letter, NVMe/TCP, 1 MiB copies, 1 Gb/s"}
 TCP_TARGET = 10         # nvmetcp offload / read+write at 1 MiB copies, at least
+# The devices with 4 KiB latency targets and range count targets (these
+# measured on BENCH_RANGE_DEVICES): the tcm_loop disk has its own targets,
+# offload against read+write; nvmetcp (LINK_DEVICES) runs the sizes only,
+# and nullbslow is in the queue depth row only.
+RANGE_DEVICES = ["rnull", "nullb", "nvme", "nvmeloop"]
 # The lvm2 rows: dm-kcopyd's copies, offloaded and read and written.
 LVM_USERS = ["pvmove", "thin"]
 LVM_NAMES = {
@@ -409,7 +415,29 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
         out.append((name, verdict(ratio <= 0.1), f"offload {cpu['offload']:.3f} s/GiB, onload "
                     f"{cpu['onload']:.3f} s/GiB: {ratio:.3f}"))
 
-    for dev in (d for d in DEVICES if d not in LINK_DEVICES):
+    # sd on tcm_loop: EXTENDED COPY, which LIO hands to rnull (block
+    # sharing), against reading and writing through sd, tcm_loop and LIO.
+    dev = "tcmloop"
+    common = [s for s in sizes(dev, "offload", MIB) if (dev, "rw", s, 1) in groups]
+    name = f"{dev} offload >= 2x read+write O_DIRECT, copies >= 1 MiB"
+    if not common:
+        out.append((name, "miss", "no measurements"))
+    else:
+        ratios = [(groups[dev, "offload", s, 1].mib / groups[dev, "rw", s, 1].mib, s) for s in common]
+        worst = min(ratios)
+        out.append((name, verdict(worst[0] >= 2), f"worst {worst[0]:.2f}x at {size_name(worst[1])} ("
+                    + ", ".join(f"{size_name(s)} {x:.2f}x" for x, s in ratios) + ")"))
+    name = f"{dev} offload CPU/GiB <= 1/4 of read+write's, long runs"
+    cpu = {m: sum(cpu_per_gib(cpu_runs[dev, m], idle))
+           for m in ("offload", "rw") if cpu_runs.get((dev, m))}
+    if len(cpu) < 2 or not cpu["rw"]:
+        out.append((name, "miss", "no measurements" if len(cpu) < 2 else "read+write used no measurable CPU"))
+    else:
+        ratio = cpu["offload"] / cpu["rw"]
+        out.append((name, verdict(ratio <= 0.25), f"offload {cpu['offload']:.3f} s/GiB, read+write "
+                    f"{cpu['rw']:.3f} s/GiB: {ratio:.3f}"))
+
+    for dev in RANGE_DEVICES:
         name = f"{dev} 4 KiB offload p50 latency <= read+write pair"
         result = latency_target(latency, groups, dev)
         if result is None:
@@ -417,7 +445,7 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
         else:
             out.append((name, verdict(result[0]), result[1]))
 
-    for dev in (d for d in DEVICES if d not in LINK_DEVICES):
+    for dev in RANGE_DEVICES:
         for method in ("offload", "onload"):
             one, many = per_range.get((dev, method, range_bytes, 1, 0)), per_range.get((dev, method, range_bytes, 256, 0))
             if method == "onload" and not (one and many):
@@ -475,12 +503,14 @@ def not_run(verdicts, config):
     a method they compare (make bench BENCH_DEVICES=... runs a subset), or the devices part of the
     bench (BENCH_ONLY); a device or method that was asked for and measured nothing still misses."""
     lists = {var: config_list(config, var)
-             for var in ("BENCH_DEVICES", "BENCH_MEM_DEVICES", "BENCH_CPU_DEVICES", "BENCH_METHODS", "BENCH_ONLY")}
+             for var in ("BENCH_DEVICES", "BENCH_MEM_DEVICES", "BENCH_CPU_DEVICES", "BENCH_RANGE_DEVICES",
+                         "BENCH_METHODS", "BENCH_ONLY")}
     out = []
     for name, v, detail in verdicts:
         dev = name.split()[0]
         dev_var = "BENCH_MEM_DEVICES" if "kernel memory" in name or "per byte" in name else \
-            "BENCH_CPU_DEVICES" if "CPU/GiB" in name else "BENCH_DEVICES"
+            "BENCH_CPU_DEVICES" if "CPU/GiB" in name else \
+            "BENCH_RANGE_DEVICES" if " ranges " in name else "BENCH_DEVICES"
         methods = [m for m in ("offload", "onload", "rw") if m in name] + (["rw"] if "read+write" in name else [])
         missing = [f"{dev} not in {var}" for var in dict.fromkeys(("BENCH_DEVICES", dev_var))
                    if lists[var] is not None and dev not in lists[var]] + \

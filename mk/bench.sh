@@ -3,18 +3,19 @@
 #
 # make bench: boot the bench kernel (build/obj-bench, no KASAN or lockdep)
 # once, measure the copy methods on rnull, null_blk, the QEMU NVMe namespace 1,
-# nvme-loop to rnull and NVMe/TCP to rnull over a loopback interface shaped to
-# 1 Gb/s, a dm suspend during a copy, and lvm2's pvmove and thin snapshot copy
-# on write offloaded and read and written by dm-kcopyd (mk/guest-bench.sh),
-# then write the report (mk/bench-report.py): build/results/bench/results.md,
-# bench.png and bench-lvm.png.
+# nvme-loop to rnull, NVMe/TCP to rnull over a loopback interface shaped to
+# 1 Gb/s and an sd disk of a tcm_loop LUN on rnull (EXTENDED COPY, which LIO
+# hands to rnull), a dm suspend during a copy, and lvm2's pvmove and thin
+# snapshot copy on write offloaded and read and written by dm-kcopyd
+# (mk/guest-bench.sh), then write the report (mk/bench-report.py):
+# build/results/bench/results.md, bench.png and bench-lvm.png.
 #
 # The knobs below can be set in the environment (make bench BENCH_REPS=3).
-# Sizes take K, M or G; the QEMU NVMe and nvme-loop devices have 256 and
-# 128 MiB, so they get BENCH_SIZES_SMALL; NVMe/TCP gets BENCH_SIZES_TCP.
-# BENCH_ONLY runs some parts only (make bench BENCH_ONLY=lvm: the idle guest
-# and the lvm2 rows; make bench BENCH_ONLY=tcp: memcpy, the idle guest and
-# the NVMe/TCP device).
+# Sizes take K, M or G; the QEMU NVMe, nvme-loop and tcm_loop devices have
+# 256, 128 and 128 MiB, so they get BENCH_SIZES_SMALL; NVMe/TCP gets
+# BENCH_SIZES_TCP. BENCH_ONLY runs some parts only (make bench BENCH_ONLY=lvm:
+# the idle guest and the lvm2 rows; make bench BENCH_ONLY=tcp: memcpy, the
+# idle guest and the NVMe/TCP device).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +23,7 @@ top=$(cd "$here/.." && pwd)
 BUILD=${BUILD:-$top/build}
 . "$here/vm.sh"
 
-: "${BENCH_DEVICES:=rnull nullb nvme nvmeloop nvmetcp}"
+: "${BENCH_DEVICES:=rnull nullb nvme nvmeloop nvmetcp tcmloop}"
 : "${BENCH_METHODS:=rw splice onload offload}"
 : "${BENCH_SIZES:=4K 64K 1M 16M 128M 1G}"
 : "${BENCH_SIZES_SMALL:=4K 64K 1M 16M 64M}"
@@ -31,6 +32,9 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_LARGE:=128M}"
 : "${BENCH_MIN_BYTES:=8M}"		# smaller sizes: this many bytes per repetition
 : "${BENCH_RANGES:=1 4 16 64 256}"
+# The devices measured at those range counts: LIO takes at most 16 ranges
+# in an EXTENDED COPY, 256 are many commands under TCG.
+: "${BENCH_RANGE_DEVICES:=rnull nullb nvme nvmeloop}"
 : "${BENCH_RANGE_BYTES:=16M}"
 : "${BENCH_GATHER_RANGES:=16 256}"	# also with the destinations in one run
 : "${BENCH_RANGE_CALLS:=10}"		# the same call this many times per repetition
@@ -38,9 +42,10 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_MEM_SIZES:=64M 1G}"
 : "${BENCH_MEMCPY_BYTES:=256M}"
 : "${BENCH_IDLE_SECS:=5}"		# idle guest CPU, subtracted from the copies
-: "${BENCH_CPU_DEVICES:=nvme}"		# also measured for CPU time in long runs:
+: "${BENCH_CPU_DEVICES:=nvme tcmloop}"	# also measured for CPU time in long runs:
 : "${BENCH_CPU_SIZE:=16M}"		# calls of this size
 : "${BENCH_CPU_BYTES:=1G}"		# this many bytes per repetition
+: "${BENCH_CPU_RW_DEVICES:=tcmloop}"	# and with read+write too
 : "${BENCH_CMD_TIMEOUT:=600}"		# one copy_bench run in the guest
 : "${BENCH_TIMEOUT:=3600}"		# the whole guest
 : "${BENCH_PROFILE:=}"			# non-empty: also profile each method (perf)

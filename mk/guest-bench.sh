@@ -3,10 +3,11 @@
 #
 # Runs inside the guest booted by bench.sh: the memory-copy baseline, then on
 # each device of $BENCH_DEVICES every copy method at every size, the range
-# counts and the kernel memory runs, with copy_bench (NVMe/TCP, behind a
-# loopback interface shaped to 1 Gb/s: the sizes only); a dm suspend during
-# a copy; lvm2's pvmove and thin snapshot copy on write, offloaded and read
-# and written by dm-kcopyd ($BENCH_LVM). $BENCH_ONLY picks some of these
+# counts ($BENCH_RANGE_DEVICES), the long runs for CPU time
+# ($BENCH_CPU_DEVICES) and the kernel memory runs, with copy_bench (NVMe/TCP,
+# behind a loopback interface shaped to 1 Gb/s: the sizes only); a dm suspend
+# during a copy; lvm2's pvmove and thin snapshot copy on write, offloaded and
+# read and written by dm-kcopyd ($BENCH_LVM). $BENCH_ONLY picks some of these
 # parts. $1 is the output directory shared with the host (bench.sh wrote its
 # config there), $2 the directory of the compiled helpers.
 #
@@ -31,6 +32,7 @@ cd "$top/tools/testing/blktests" || exit 1
 . common/copy_offload_nvme
 . common/copy_offload_dm
 . common/copy_offload_lvm
+. common/copy_offload_scsi
 . "$out/config"
 
 log() {
@@ -311,6 +313,19 @@ teardown_nvmetcp() {
 	fi
 }
 
+# An sd disk of a tcm_loop LUN whose iblock backstore is an rnull device:
+# BLKCOPY offloaded by sd as EXTENDED COPY, which LIO executes with the
+# block layer's copy offload on rnull when it can, by reading and writing
+# otherwise (common/copy_offload_scsi).
+setup_tcmloop() {
+	_co_scsi_rnull_backstore rnull908 4096 "$1" && _co_scsi_target a &&
+		DEV=$(_co_scsi_lun a 0 iblock/rnull908)
+}
+
+teardown_tcmloop() {
+	_co_scsi_exit
+}
+
 # Make BLKCOPY on queue $1 use method $2: onload with copy_max_bytes 0,
 # offload with the hardware limit; rw and splice leave it at $3.
 set_method() {
@@ -394,27 +409,32 @@ bench_device() {
 				run "$name" "$m $size" copy -L "$name" -m "$m" -s "$size" \
 					-t "$MIN_BYTES" -r "$reps" "$DEV" 0 "$half"
 			done
-			[[ $m == onload || $m == offload ]] || continue
 			((!link)) || continue
 			# One repetition of each range count in turn: the emulator
 			# has slow spells of tens of milliseconds, which then fall
 			# on all range counts alike, and the report compares each
 			# repetition with the one-range repetition next to it.
-			for ((r = 0; r < BENCH_REPS; r++)); do
-				for n in $BENCH_RANGES; do
-					run "$name" "$m $BENCH_RANGE_BYTES in $n ranges, repetition $r" \
-						copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" \
-						-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
+			if [[ ( $m == onload || $m == offload ) &&
+			      " $BENCH_RANGE_DEVICES " == *" $name "* ]]; then
+				for ((r = 0; r < BENCH_REPS; r++)); do
+					for n in $BENCH_RANGES; do
+						run "$name" "$m $BENCH_RANGE_BYTES in $n ranges, repetition $r" \
+							copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" \
+							-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
+					done
+					for n in $BENCH_GATHER_RANGES; do
+						run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run, repetition $r" \
+							copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G \
+							-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
+					done
 				done
-				for n in $BENCH_GATHER_RANGES; do
-					run "$name" "$m $BENCH_RANGE_BYTES in $n ranges to one run, repetition $r" \
-						copy -L "$name" -m "$m" -s "$BENCH_RANGE_BYTES" -n "$n" -G \
-						-t 0 -c "$BENCH_RANGE_CALLS" -r 1 -i "$r" "$DEV" 0 "$half"
-				done
-			done
+			fi
 			# CPU time: ticks count it, so copy for long, over the same
-			# range again and again.
+			# range again and again; read+write too on the devices of
+			# BENCH_CPU_RW_DEVICES.
 			[[ " $BENCH_CPU_DEVICES " == *" $name "* ]] || continue
+			[[ $m == onload || $m == offload ||
+			   ( $m == rw && " $BENCH_CPU_RW_DEVICES " == *" $name "* ) ]] || continue
 			run "$name" "$m $BENCH_CPU_BYTES for CPU time" copy -L "$name" -m "$m" \
 				-s "$BENCH_CPU_SIZE" -t 0 -r "$BENCH_REPS_LARGE" \
 				-R $(($(bytes "$BENCH_CPU_BYTES") / $(bytes "$BENCH_CPU_SIZE"))) \
@@ -868,7 +888,7 @@ run idle "idle ${BENCH_IDLE_SECS}s" idle -s "$BENCH_IDLE_SECS" -r 3
 part devices && for name in $BENCH_DEVICES; do
 	case $name in
 	rnull|nullb) bench_device "$name" "$BENCH_SIZES" ;;
-	nvme|nvmeloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
+	nvme|nvmeloop|tcmloop) bench_device "$name" "$BENCH_SIZES_SMALL" ;;
 	nvmetcp) bench_device "$name" "$BENCH_SIZES_TCP" ;;
 	none) ;;
 	*) fail "$name" "unknown device" ;;
