@@ -249,7 +249,9 @@ pub unsafe extern "C" fn blkdev_copy_ioctl(
 ///
 /// `cmd` must be a `BLOCK_URING_CMD_COPY` command io_uring issued to the block device file
 /// `bdev` is the device of, and not completed; `slot` must point into its pdu, and be written by
-/// nothing else until the command completes.
+/// nothing else until the command completes. This must run in the issue of `cmd` by
+/// `blkdev_uring_cmd()`, its `uring_cmd` handler, and `issue_flags` must be the flags io_uring
+/// passed to it.
 #[cfg(CONFIG_IO_URING)]
 #[export]
 pub unsafe extern "C" fn blkdev_copy_uring_cmd(
@@ -265,7 +267,10 @@ pub unsafe extern "C" fn blkdev_copy_uring_cmd(
     // call (only this call could complete it, or cancellation once it is marked cancelable, which
     // `uring::issue` does last), and its file holds `bdev` open at least as long.
     let (cmd, bdev) = unsafe { (IoUringCmd::from_raw(cmd), BlockDevice::from_raw(bdev)) };
-    let flags = IssueFlags::from_raw(issue_flags);
+    // SAFETY: By the safety requirements `issue_flags` are those io_uring passed to
+    // `blkdev_uring_cmd()` for this issue of `cmd`. `flags` lives only in this call, and
+    // `uring::issue` uses it only with `cmd`.
+    let flags = unsafe { IssueFlags::from_raw(issue_flags) };
     // SAFETY: By the safety requirements `slot` is the command's, and no one else's.
     match unsafe { uring::issue(cmd, bdev, mode, arg, addr3, slot, flags) } {
         Ok(()) => 0,
@@ -280,7 +285,8 @@ pub unsafe extern "C" fn blkdev_copy_uring_cmd(
 ///
 /// `cmd` must be such a command, not completed, `slot` the word of its pdu given to
 /// `blkdev_copy_uring_cmd()`, and the caller must hold the ring's `uring_lock`, as
-/// `io_uring_try_cancel_uring_cmd()` does.
+/// `io_uring_try_cancel_uring_cmd()` does. This must run in the cancellation of `cmd` by
+/// `blkdev_uring_cmd()`, and `issue_flags` must be the flags io_uring passed to it.
 #[cfg(CONFIG_IO_URING)]
 #[export]
 pub unsafe extern "C" fn blkdev_copy_uring_cancel(
@@ -291,8 +297,13 @@ pub unsafe extern "C" fn blkdev_copy_uring_cancel(
     // SAFETY: By the safety requirements the command is not completed during this call, which
     // holds the lock its completion takes.
     let cmd = unsafe { IoUringCmd::from_raw(cmd) };
+    // SAFETY: By the safety requirements `issue_flags` are those `io_uring_try_cancel_uring_cmd()`
+    // passed to `blkdev_uring_cmd()` to cancel `cmd` (`IO_URING_F_CANCEL |
+    // IO_URING_F_COMPLETE_DEFER`). `flags` lives only in this call, and `uring::cancel` uses it
+    // only with `cmd`.
+    let flags = unsafe { IssueFlags::from_raw(issue_flags) };
     // SAFETY: By the safety requirements.
-    unsafe { uring::cancel(cmd, slot, IssueFlags::from_raw(issue_flags)) };
+    unsafe { uring::cancel(cmd, slot, flags) };
 }
 
 /// The task work of a `BLOCK_URING_CMD_COPY` whose copy finished, queued by

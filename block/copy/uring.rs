@@ -233,7 +233,7 @@ pub(crate) unsafe fn issue(
     arg: u64,
     addr3: u64,
     slot: *mut *mut c_void,
-    flags: IssueFlags,
+    flags: IssueFlags<'_>,
 ) -> Result {
     // The other unused fields of the SQE were checked by `blkdev_uring_cmd()`.
     if addr3 != 0 {
@@ -369,7 +369,7 @@ pub(crate) unsafe fn finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
 /// `slot` must be the word of the command's pdu [`issue`] parked the copy's reference in (io_uring
 /// cancels only the commands [`issue`] marked cancelable, which it does after parking it), and the
 /// caller must hold the ring's `uring_lock`, under which the task work runs too.
-pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: IssueFlags) {
+pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: IssueFlags<'_>) {
     // SAFETY: By the safety requirements `slot` is the command's pdu word. io_uring calls this only
     // for a command that has not completed, with the lock the task work holds: the reference is
     // still parked (`finish`, which takes it, completes the command in the same lock section).

@@ -23,15 +23,36 @@ use crate::{
     fs::File,
     types::Opaque, //
 };
+use core::marker::PhantomData;
 
-/// The flags io_uring issues a command with: `IO_URING_F_*` (`enum io_uring_cmd_flags`).
+/// The flags io_uring passed to one call for a command: `IO_URING_F_*`
+/// (`enum io_uring_cmd_flags`).
+///
+/// `'a` is that call (an issue or a cancellation of the `uring_cmd` handler, or a task work of
+/// the command): the value cannot be kept past it, nor sent to another task, as the flags say
+/// which of the ring's locks the calling task holds. Within the call it is `Copy`.
+///
+/// # Invariants
+///
+/// `self.0` are the `issue_flags` io_uring passed to a call that lasts at least `'a`, and the value
+/// is used only with commands of that call's ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IssueFlags(c_uint);
+pub struct IssueFlags<'a>(c_uint, PhantomData<(&'a (), *mut ())>);
 
-impl IssueFlags {
-    /// The flags io_uring passed as `issue_flags`.
-    pub fn from_raw(flags: c_uint) -> Self {
-        Self(flags)
+impl IssueFlags<'_> {
+    /// The flags io_uring passed as `issue_flags` to the call this runs in.
+    ///
+    /// # Safety
+    ///
+    /// - `flags` must be the `issue_flags` io_uring passed to the call this runs in (an issue or
+    ///   a cancellation of a `uring_cmd` handler), or `IO_URING_CMD_TASK_WORK_ISSUE_FLAGS` in a
+    ///   task work of a command. The lifetime of the value must not outlast that call.
+    /// - The flags say which of the locks of that call's ring are held: the value must be used
+    ///   only with commands of that ring (the call's own command, or another one of the same
+    ///   ring).
+    pub unsafe fn from_raw(flags: c_uint) -> Self {
+        // INVARIANT: By the safety requirements.
+        Self(flags, PhantomData)
     }
 
     /// The flags, to pass back to io_uring.
@@ -98,9 +119,11 @@ impl IoUringCmd {
     /// Mark a command before anything could complete it: io_uring must not see it complete
     /// first. A command marked cancelable must not be failed by returning an error from the
     /// issue either, but completed with [`IoUringCmd::done`] (which unmarks it).
-    pub fn mark_cancelable(&self, flags: IssueFlags) {
-        // SAFETY: By the type invariant the command is issued and not completed; `flags` are its
-        // issue's, which tell whether the ring's lock is held (io_uring's own requirement).
+    pub fn mark_cancelable(&self, flags: IssueFlags<'_>) {
+        // SAFETY: By the type invariant the command is issued and not completed. By the type
+        // invariant of `IssueFlags`, `flags` are those of a call on the command's ring that is
+        // running now, so they tell whether this task holds the ring's `uring_lock`, which is
+        // what the C function needs them for.
         unsafe { bindings::io_uring_cmd_mark_cancelable(self.as_raw(), flags.as_raw()) }
     }
 
@@ -110,12 +133,11 @@ impl IoUringCmd {
     /// # Safety
     ///
     /// The handler returned, or will return, `-EIOCBQUEUED` for the command, and this is its only
-    /// completion: nothing uses the command afterwards. `flags` must be those io_uring passed
-    /// to the context this runs in (the issue, the cancellation, or the task work's
-    /// `IO_URING_CMD_TASK_WORK_ISSUE_FLAGS`), never made up.
-    pub unsafe fn done(&self, res: i32, flags: IssueFlags) {
+    /// completion: nothing uses the command afterwards.
+    pub unsafe fn done(&self, res: i32, flags: IssueFlags<'_>) {
         // SAFETY: By the type invariant the command is issued and not completed; by the safety
-        // requirements this completes it once, with the flags of the context it runs in.
+        // requirements this completes it once. By the type invariant of `IssueFlags`, `flags` are
+        // those of a call on the command's ring that is running now, as the C function needs.
         unsafe { bindings::__io_uring_cmd_done(self.as_raw(), res, 0, flags.as_raw(), false) }
     }
 }
