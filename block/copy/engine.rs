@@ -263,47 +263,49 @@ pub unsafe extern "C" fn blkdev_copy_uring_cmd(
     slot: *mut *mut c_void,
     issue_flags: c_uint,
 ) -> c_int {
-    // SAFETY: By the safety requirements `cmd` is an issued command, not completed during this
-    // call (only this call could complete it, or cancellation once it is marked cancelable, which
-    // `uring::issue` does last), and its file holds `bdev` open at least as long.
+    // SAFETY: By the safety requirements `cmd` is what io_uring passed to `blkdev_uring_cmd()`,
+    // the `uring_cmd` handler of block device files, for this issue, and the reference lives
+    // only in this call. Its file holds `bdev` open for at least as long: io_uring holds the file
+    // until it frees the request, which it does not do during the call.
     let (cmd, bdev) = unsafe { (IoUringCmd::from_raw(cmd), BlockDevice::from_raw(bdev)) };
     // SAFETY: By the safety requirements `issue_flags` are those io_uring passed to
     // `blkdev_uring_cmd()` for this issue of `cmd`. `flags` lives only in this call, and
     // `uring::issue` uses it only with `cmd`.
     let flags = unsafe { IssueFlags::from_raw(issue_flags) };
-    // SAFETY: By the safety requirements `slot` is the command's, and no one else's.
+    // SAFETY: By the safety requirements `slot` is the command's, and no one else's; this is the
+    // issue of `cmd` by `blkdev_uring_cmd()`, which returns what this returns.
     match unsafe { uring::issue(cmd, bdev, mode, arg, addr3, slot, flags) } {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-/// io_uring cancels `cmd`, a `BLOCK_URING_CMD_COPY` that `blkdev_copy_uring_cmd()` marked
+/// io_uring cancels `_cmd`, a `BLOCK_URING_CMD_COPY` that `blkdev_copy_uring_cmd()` marked
 /// cancelable (its ring or its task is going away): `->uring_cmd()` with `IO_URING_F_CANCEL`.
+/// The pointer itself is not needed: the right to complete the command is parked with the copy,
+/// which `slot` holds.
 ///
 /// # Safety
 ///
-/// `cmd` must be such a command, not completed, `slot` the word of its pdu given to
+/// `_cmd` must be such a command, not completed, `slot` the word of its pdu given to
 /// `blkdev_copy_uring_cmd()`, and the caller must hold the ring's `uring_lock`, as
-/// `io_uring_try_cancel_uring_cmd()` does. This must run in the cancellation of `cmd` by
+/// `io_uring_try_cancel_uring_cmd()` does. This must run in the cancellation of `_cmd` by
 /// `blkdev_uring_cmd()`, and `issue_flags` must be the flags io_uring passed to it.
 #[cfg(CONFIG_IO_URING)]
 #[export]
 pub unsafe extern "C" fn blkdev_copy_uring_cancel(
-    cmd: *mut bindings::io_uring_cmd,
+    _cmd: *mut bindings::io_uring_cmd,
     slot: *mut *mut c_void,
     issue_flags: c_uint,
 ) {
-    // SAFETY: By the safety requirements the command is not completed during this call, which
-    // holds the lock its completion takes.
-    let cmd = unsafe { IoUringCmd::from_raw(cmd) };
     // SAFETY: By the safety requirements `issue_flags` are those `io_uring_try_cancel_uring_cmd()`
-    // passed to `blkdev_uring_cmd()` to cancel `cmd` (`IO_URING_F_CANCEL |
+    // passed to `blkdev_uring_cmd()` to cancel `_cmd` (`IO_URING_F_CANCEL |
     // IO_URING_F_COMPLETE_DEFER`). `flags` lives only in this call, and `uring::cancel` uses it
-    // only with `cmd`.
+    // only with `_cmd`, the command whose pdu holds `slot`.
     let flags = unsafe { IssueFlags::from_raw(issue_flags) };
-    // SAFETY: By the safety requirements.
-    unsafe { uring::cancel(cmd, slot, flags) };
+    // SAFETY: By the safety requirements `slot` is the word of the pdu of `_cmd`, which this
+    // cancellation is for, and the caller holds `uring_lock`; `flags` are its flags.
+    unsafe { uring::cancel(slot, flags) };
 }
 
 /// The task work of a `BLOCK_URING_CMD_COPY` whose copy finished, queued by

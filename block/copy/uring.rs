@@ -30,9 +30,12 @@
 //!
 //! A [`UringCopy`] that started has two references: the engine's, in its parameters' `private`,
 //! taken back by [`end_io`]; and the command's, parked in the pdu, taken back by whoever
-//! completes the command: [`finish`] or [`cancel`]. Which of them completes it is decided once,
-//! by moving [`Stage`] away from [`Stage::Running`]: [`end_io`] to [`Stage::Finishing`] (then
-//! [`finish`] completes it), [`cancel`] to [`Stage::Cancelled`] (then it completes it itself).
+//! completes the command: [`finish`] or [`cancel`]. The right to complete the command, a
+//! [`QueuedCmd`], is parked in the [`UringCopy`] before the copy starts, and its stage then moves
+//! from [`Stage::Starting`] to [`Stage::Running`]. Which of them completes it is decided once,
+//! by moving [`Stage`] away from [`Stage::Running`]: [`end_io`] to [`Stage::Finishing`] (then it
+//! hands the right to the task work, and [`finish`] completes it), [`cancel`] to
+//! [`Stage::Cancelled`] (then it completes it itself).
 //! [`finish`] and [`cancel`] both run with the ring's `uring_lock` held, and io_uring calls
 //! [`cancel`] only for a command that has not completed, so the pdu reference is never taken
 //! twice nor read after it was taken.
@@ -52,7 +55,8 @@ use kernel::{
     fs::File,
     io_uring::{
         IoUringCmd,
-        IssueFlags, //
+        IssueFlags,
+        QueuedCmd, //
     },
     new_mutex,
     prelude::*,
@@ -61,7 +65,9 @@ use kernel::{
         atomic::{
             Atomic,
             AtomicType,
-            Full, //
+            Full,
+            Relaxed,
+            Release, //
         },
         Arc,
         Mutex, //
@@ -89,12 +95,16 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 enum Stage {
-    /// Nobody yet: the copy runs, and the command may be cancelled.
-    Running = 0,
+    /// The issue holds the right to complete the command, and has not started the copy: a
+    /// cancellation only asks the copy to stop.
+    Starting = 0,
+    /// Nobody yet: the right is parked in [`UringCopy`], the copy runs, and the command may be
+    /// cancelled.
+    Running = 1,
     /// The copy ended ([`end_io`]): its task work reports it and completes the command.
-    Finishing = 1,
+    Finishing = 2,
     /// io_uring cancelled the command, which [`cancel`] completed; the copy ends unreported.
-    Cancelled = 2,
+    Cancelled = 3,
 }
 
 // SAFETY: `Stage` is `repr(i32)`, so of the size and alignment of `i32`, and each of its values
@@ -110,16 +120,19 @@ unsafe impl AtomicType for Stage {
 /// - `params` is the copy's `struct blk_copy_params`, whose devices are the device `file` is open
 ///   on and whose `end_io` is [`end_io`]. Once the copy started, the engine uses it until it calls
 ///   `end_io`, and `private` holds the engine's reference to `self`, in foreign form.
-/// - While `stage` is [`Stage::Running`], `cmd` is a command io_uring issued and did not complete;
-///   once it is not, only the one that moved it away (see [`Stage`]) uses `cmd`, to complete it,
-///   and nothing uses it afterwards.
+/// - While `stage` is [`Stage::Starting`], the issue holds the right to complete the command; it
+///   parks it in `cmd` (from [`QueuedCmd::into_raw`]) before it moves the stage to
+///   [`Stage::Running`]. While the stage is [`Stage::Running`], `cmd` holds that right, and nobody
+///   took it back. Once it is neither, the one that moved it away from [`Stage::Running`] (see
+///   [`Stage`]) took the right back, and nothing uses `cmd` again.
 #[pin_data]
 struct UringCopy {
     /// The copy, as the engine's caller describes it.
     #[pin]
     params: Opaque<bindings::blk_copy_params>,
-    /// The command the copy is for.
-    cmd: *mut bindings::io_uring_cmd,
+    /// The right to complete the command the copy is for, parked by [`issue`]; published to
+    /// [`end_io`] and [`cancel`] by the `Release` store of [`Stage::Running`].
+    cmd: Atomic<*mut bindings::io_uring_cmd>,
     /// Keeps the device open for the engine until `end_io`, even when the command completes first
     /// (cancelled).
     file: ARef<File>,
@@ -138,16 +151,16 @@ struct UringCopy {
 // SAFETY: The raw pointers are used as the type invariants say, by whichever task or CPU the copy
 // or io_uring runs on: `params` by the engine (through `CopyParams`, which is `Send`) and, once
 // the engine is done with it, by `end_io` and `finish`, which the engine's completion orders
-// after it; `cmd` only by the one that completes it. `arg` is a user address, used only by
-// `finish`, in the submitter's task. Everything else is `Send`.
+// after it. `arg` is a user address, used only by `finish`, in the submitter's task. Everything
+// else is `Send`; `cmd` stands for a `QueuedCmd`, which is `Send` too.
 unsafe impl Send for UringCopy {}
-// SAFETY: As for `Send`: nothing is changed through a shared reference but `stage` and `stop`,
-// which are atomic, and `ranges`, behind its mutex; `params` is changed only by the engine, which
-// owns it from the start to `end_io`.
+// SAFETY: As for `Send`: nothing is changed through a shared reference but `cmd`, `stage` and
+// `stop`, which are atomic, and `ranges`, behind its mutex; `params` is changed only by the
+// engine, which owns it from the start to `end_io`.
 unsafe impl Sync for UringCopy {}
 
 impl UringCopy {
-    /// A copy of `ranges` within `bdev`, opened as `file`, for the command `cmd`, whose user
+    /// A copy of `ranges` within `bdev`, opened as the file of the command `cmd`, whose user
     /// argument is at `arg`; `stop` asks it to stop. Allocated with `GFP_KERNEL`: plain memory,
     /// which a nonblocking issue may wait for as io_uring's own preparation does.
     fn new(
@@ -172,17 +185,17 @@ impl UringCopy {
         };
         let file = ARef::from(cmd.file());
         // INVARIANT: The parameters are of a copy within `bdev`, which `file` holds open, and end
-        // with `end_io`; the copy has not started. The command was issued and, as `cmd` borrows
-        // it, is not completed; the stage is `Running`.
+        // with `end_io`; the copy has not started. The stage is `Starting`, and `cmd` is null
+        // until the issue parks in it the right to complete the command.
         Arc::pin_init(
             pin_init!(Self {
                 params: Opaque::new(params),
-                cmd: cmd.as_raw(),
+                cmd: Atomic::new(ptr::null_mut()),
                 file,
                 arg,
                 ranges <- new_mutex!(ranges, "blk_copy_uring_ranges"),
                 stop,
-                stage: Atomic::new(Stage::Running),
+                stage: Atomic::new(Stage::Starting),
             }),
             GFP_KERNEL,
         )
@@ -224,6 +237,7 @@ impl UringCopy {
 ///
 /// # Safety
 ///
+/// This must run in an issue of `cmd` by its `uring_cmd` handler, which returns what this returns.
 /// `slot` must point to the word of the command's pdu that `block/ioctl.c` keeps for copies
 /// (`struct blk_iou_cmd`'s `copy`), which nothing else writes until the command completes.
 pub(crate) unsafe fn issue(
@@ -258,11 +272,23 @@ pub(crate) unsafe fn issue(
     // `mark_cancelable` takes or holds, before `finish` by the engine's completion and the
     // queueing of the task work.
     unsafe { slot.write(copy.clone().into_foreign()) };
+    // SAFETY: By the safety requirements this runs in an issue of `cmd`, which returns what
+    // `start.run()` returns: `EIOCBQUEUED`, as for every asynchronous copy that was prepared
+    // (`OffloadJob::run`, `onload::Start::run`). Only this place queues the command, and a
+    // command gets here once: an issue that returned earlier, with `EAGAIN`, did not get here.
+    let queued = unsafe { cmd.queue() };
     // Before the copy can end: io_uring must not see the command complete before it is marked.
-    cmd.mark_cancelable(flags);
+    // A cancellation that comes now (from another task, when this runs in io-wq) finds the
+    // stage `Starting`: it asks the copy to stop and returns, and io_uring calls it again.
+    queued.mark_cancelable(flags);
+    // INVARIANT: The right to complete the command goes to the copy, for `end_io` or `cancel`,
+    // and then the stage to `Running`. The `Release` store of `Running` publishes `cmd` to them,
+    // whose exchanges read `Running`.
+    copy.cmd.store(queued.into_raw(), Relaxed);
+    copy.stage.store(Stage::Running, Release);
     let issue = if nowait { Issue::Queued } else { Issue::Inline };
     // An asynchronous copy that was prepared starts: `EIOCBQUEUED`. The copy may end, and the
-    // command complete, before this returns; `cmd` is not used after this.
+    // command complete, before this returns; the borrowed `cmd` is not used after `queue`.
     start.run(issue)
 }
 
@@ -312,14 +338,20 @@ unsafe extern "C" fn end_io(params: *mut bindings::blk_copy_params) {
     // SAFETY: By the safety requirements and the type invariants of `UringCopy`, `private` holds
     // the engine's reference, in foreign form, and this is the one place that takes it back.
     let copy = unsafe { Arc::<UringCopy>::from_foreign((*params).private) };
+    // The copy started, so the stage is not `Starting`: `issue` stored `Running` before.
     if copy
         .stage
         .cmpxchg(Stage::Running, Stage::Finishing, Full)
         .is_ok()
     {
-        // SAFETY: The stage was `Running`, so by the type invariant the command is not completed;
-        // having moved it to `Finishing`, the task work queued here is what completes it, once.
-        unsafe { bindings::blkdev_copy_uring_defer_finish(copy.cmd) };
+        // SAFETY: The stage was `Running`, so by the type invariant `cmd` holds the right to
+        // complete the command, from `QueuedCmd::into_raw`, which nobody took back; the exchange
+        // read the `Release` store of `Running`, which orders `issue`'s store of `cmd` before
+        // this load. Only the one that moves the stage from `Running` takes the right: this one.
+        let queued = unsafe { QueuedCmd::from_raw(copy.cmd.load(Relaxed)) };
+        // SAFETY: The right goes to the task work queued here, which completes the command once,
+        // through `blk_copy_cmd_complete()`.
+        unsafe { bindings::blkdev_copy_uring_defer_finish(queued.into_raw()) };
     }
     // Cancelled: the command completed already; the copy ends here. Otherwise the command's
     // reference keeps the copy until `finish`. Dropping the last reference drops the file: `fput`
@@ -360,16 +392,18 @@ pub(crate) unsafe fn finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
     res
 }
 
-/// io_uring cancels `cmd` with `flags` (`IO_URING_F_CANCEL`): its ring or its task goes away.
-/// Asks the copy to stop, and completes the command with `-ECANCELED` unless the copy's end
-/// already queued the task work that completes it.
+/// io_uring cancels the command whose pdu holds `slot`, with `flags` (`IO_URING_F_CANCEL`): its
+/// ring or its task goes away. Asks the copy to stop, and completes the command with `-ECANCELED`
+/// unless the copy's end already queued the task work that completes it, or the issue has not
+/// handed over the right to complete it yet.
 ///
 /// # Safety
 ///
 /// `slot` must be the word of the command's pdu [`issue`] parked the copy's reference in (io_uring
 /// cancels only the commands [`issue`] marked cancelable, which it does after parking it), and the
-/// caller must hold the ring's `uring_lock`, under which the task work runs too.
-pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: IssueFlags<'_>) {
+/// caller must hold the ring's `uring_lock`, under which the task work runs too. `flags` must be
+/// those of the cancellation of that command.
+pub(crate) unsafe fn cancel(slot: *mut *mut c_void, flags: IssueFlags<'_>) {
     // SAFETY: By the safety requirements `slot` is the command's pdu word. io_uring calls this only
     // for a command that has not completed, with the lock the task work holds: the reference is
     // still parked (`finish`, which takes it, completes the command in the same lock section).
@@ -388,8 +422,9 @@ pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: Iss
             .is_ok()
     };
     if !cancelled {
-        // `Finishing`: the task work is queued and completes the command. io_uring calls this
-        // again until it has.
+        // `Finishing`: the task work is queued and completes the command. `Starting`: the issue,
+        // in io-wq, still holds the right to complete it, and starts a copy that now stops.
+        // io_uring calls this again until the command has completed.
         return;
     }
     // SAFETY: Having moved the stage from `Running`, this completes the command and takes back the
@@ -398,10 +433,13 @@ pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: Iss
         slot.write(ptr::null_mut());
         Arc::<UringCopy>::from_foreign(parked)
     };
-    // SAFETY: The handler returned `-EIOCBQUEUED` for the command (it was marked cancelable after
-    // the copy's reference was parked, and nothing fails it after that); the stage makes this its
-    // only completion; `flags` are the cancellation's.
-    unsafe { cmd.done(ECANCELED.to_errno(), flags) };
+    // SAFETY: The stage was `Running`, so by the type invariant `cmd` holds the right to complete
+    // the command, from `QueuedCmd::into_raw`, which nobody took back; the exchange read the
+    // `Release` store of `Running`, which orders `issue`'s store of `cmd` before this load. Only
+    // the one that moves the stage from `Running` takes the right: this one.
+    let queued = unsafe { QueuedCmd::from_raw(copy.cmd.load(Relaxed)) };
+    // `flags` are those of this command's cancellation (the safety requirements).
+    queued.done(ECANCELED.to_errno(), flags);
     // The copy goes on until its chunks in flight finish; its `end_io` finds it cancelled.
     drop(copy);
 }

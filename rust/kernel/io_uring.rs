@@ -6,9 +6,10 @@
 //!
 //! `IORING_OP_URING_CMD` hands a command to the `uring_cmd` operation of the file it names,
 //! as [`IoUringCmd`], with the [`IssueFlags`] it is issued with. The handler either returns its
-//! result at once, or returns `-EIOCBQUEUED` and completes the command later, exactly once,
-//! with [`IoUringCmd::done`]. A command that completes later may be marked cancelable
-//! ([`IoUringCmd::mark_cancelable`]): io_uring then calls the handler again with
+//! result at once, or returns `-EIOCBQUEUED` and completes the command later, exactly once: it
+//! takes the right to complete it as a [`QueuedCmd`] ([`IoUringCmd::queue`]), which
+//! [`QueuedCmd::done`] consumes. A queued command may be marked cancelable
+//! ([`QueuedCmd::mark_cancelable`]): io_uring then calls the handler again with
 //! [`IssueFlags::cancel`] when the ring or the submitting task goes away, and the handler either
 //! completes the command there or makes sure that it completes soon.
 //!
@@ -23,7 +24,10 @@ use crate::{
     fs::File,
     types::Opaque, //
 };
-use core::marker::PhantomData;
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
 
 /// The flags io_uring passed to one call for a command: `IO_URING_F_*`
 /// (`enum io_uring_cmd_flags`).
@@ -75,12 +79,17 @@ impl IssueFlags<'_> {
     }
 }
 
-/// A command io_uring issued to a file: `struct io_uring_cmd`.
+/// A command io_uring issued to a file: `struct io_uring_cmd`, as a `uring_cmd` call borrows it.
+///
+/// The borrow does not give the right to complete the command: the issue that returns
+/// `-EIOCBQUEUED` takes that right once, as a [`QueuedCmd`] ([`IoUringCmd::queue`]).
 ///
 /// # Invariants
 ///
-/// `self.0` is a command that io_uring issued to the `uring_cmd` handler of its file and that has
-/// not completed, for as long as the reference lives.
+/// For as long as the reference lives, `self.0` is a command io_uring issued to the `uring_cmd`
+/// handler of its file, and io_uring keeps its request allocated. During that time the command
+/// completes only through the right a [`QueuedCmd`] holds: by [`QueuedCmd::done`], or by the code
+/// that right was handed to with [`QueuedCmd::into_raw`].
 #[repr(transparent)]
 pub struct IoUringCmd(Opaque<bindings::io_uring_cmd>);
 
@@ -89,9 +98,18 @@ impl IoUringCmd {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a command io_uring issued to the handler's file that does not complete
-    /// during `'a`.
+    /// `ptr` must be the command io_uring passed to the `uring_cmd` handler of its file for the
+    /// call this runs in (an issue or a cancellation), and `'a` must not outlast that call.
     pub unsafe fn from_raw<'a>(ptr: *mut bindings::io_uring_cmd) -> &'a Self {
+        // INVARIANT: By the safety requirements the command was issued, and the reference lives
+        // only during the handler's call, for which io_uring keeps the request allocated: in an
+        // inline issue the issuer holds `uring_lock`, which the completions' flush takes, and the
+        // task work that completes commands runs in the issuer's task; from io-wq,
+        // `io_wq_submit_work()` holds a reference to the request until the issue returns; a
+        // cancellation runs under `uring_lock`, and its caller flushes the completions only after
+        // the handler returns. io_uring itself completes a command only after its handler
+        // returned; the handler can complete it only with a `QueuedCmd`, or through the code it
+        // hands one to.
         // SAFETY: `IoUringCmd` is `repr(transparent)` over the C struct, and by the safety
         // requirements `ptr` is valid for `'a`.
         unsafe { &*ptr.cast() }
@@ -102,42 +120,136 @@ impl IoUringCmd {
         self.0.get()
     }
 
-    /// The file the command was issued to. io_uring holds it until the command completes; take a
-    /// reference (`ARef<File>`) to use it longer.
+    /// The file the command was issued to. The request holds it until io_uring frees the request,
+    /// after the command completed; take a reference (`ARef<File>`) to use it longer.
     pub fn file(&self) -> &File {
-        // SAFETY: By the type invariant the command is issued and not completed, so its `file` was
-        // set before the issue, does not change, and io_uring holds a reference to it until the
-        // command completes. Besides the submitter's descriptor (if still open), io_uring's
-        // reference makes the file shared: `fdget_pos()` on it takes `f_pos_lock`.
+        // SAFETY: By the type invariant io_uring keeps the request allocated while `self` lives.
+        // Its `file` was set before the issue and does not change, and the request holds a
+        // reference to it until it is freed: its own, or for a fixed file the file table's, which
+        // the request's resource node keeps. Besides the submitter's descriptor (if still open),
+        // io_uring's reference makes the file shared: `fdget_pos()` on it takes `f_pos_lock`.
         unsafe { File::from_raw_file((*self.as_raw()).file) }
     }
 
-    /// Lets io_uring cancel the command when its ring or its task goes away: io_uring then calls
-    /// the file's `uring_cmd` handler with [`IssueFlags::cancel`], with the ring's `uring_lock`
-    /// held, until the command completes. `flags` are those of the issue that marks it.
-    ///
-    /// Mark a command before anything could complete it: io_uring must not see it complete
-    /// first. A command marked cancelable must not be failed by returning an error from the
-    /// issue either, but completed with [`IoUringCmd::done`] (which unmarks it).
-    pub fn mark_cancelable(&self, flags: IssueFlags<'_>) {
-        // SAFETY: By the type invariant the command is issued and not completed. By the type
-        // invariant of `IssueFlags`, `flags` are those of a call on the command's ring that is
-        // running now, so they tell whether this task holds the ring's `uring_lock`, which is
-        // what the C function needs them for.
-        unsafe { bindings::io_uring_cmd_mark_cancelable(self.as_raw(), flags.as_raw()) }
-    }
-
-    /// Completes the command with `res`, the CQE's result: posts the CQE (now or from io_uring's
-    /// task work, as `flags` allow) and frees the command.
+    /// Takes the right to complete the command, in the issue that returns `-EIOCBQUEUED` for it.
     ///
     /// # Safety
     ///
-    /// The handler returned, or will return, `-EIOCBQUEUED` for the command, and this is its only
-    /// completion: nothing uses the command afterwards.
-    pub unsafe fn done(&self, res: i32, flags: IssueFlags<'_>) {
-        // SAFETY: By the type invariant the command is issued and not completed; by the safety
-        // requirements this completes it once. By the type invariant of `IssueFlags`, `flags` are
+    /// This must run in an issue of the command (not in a cancellation) that returns
+    /// `-EIOCBQUEUED`, and be called once for the command.
+    pub unsafe fn queue(&self) -> QueuedCmd {
+        // INVARIANT: By the type invariant the command is issued, and not completed: only a
+        // `QueuedCmd` could have completed it, and by the safety requirements this is its first.
+        // The handler returns `-EIOCBQUEUED`, so io_uring keeps the request until it is completed,
+        // which nothing but this `QueuedCmd` does.
+        QueuedCmd(NonNull::from(self).cast())
+    }
+}
+
+/// The right to complete a command whose `uring_cmd` handler returns, or returned, `-EIOCBQUEUED`
+/// for it: taken by [`IoUringCmd::queue`], used by [`QueuedCmd::done`].
+///
+/// Not `Clone`: the command completes once. It may go to another task, and be parked as a raw
+/// pointer ([`QueuedCmd::into_raw`]) where the handler's completion or cancellation finds it
+/// ([`QueuedCmd::from_raw`]). Dropping it leaves the command never completed, and its ring, once
+/// closed, waiting for it.
+///
+/// # Invariants
+///
+/// `self.0` is a command whose handler returned, or is about to return, `-EIOCBQUEUED` for it,
+/// and that has not completed; io_uring keeps its request allocated until it completes. `self` is
+/// the only right to complete it: no other `QueuedCmd` of it exists, and nothing else completes
+/// it.
+///
+/// # Examples
+///
+/// A command that waits until io_uring cancels it. `slot` is the handler's state for the command.
+/// Compiled only, not run: KUnit has no io_uring command to hand it.
+///
+/// ```no_run
+/// use kernel::io_uring::{IoUringCmd, IssueFlags, QueuedCmd};
+/// use kernel::prelude::*;
+/// use kernel::sync::Mutex;
+///
+/// /// The issue of `cmd`, with `flags`.
+/// ///
+/// /// # Safety
+/// ///
+/// /// The `uring_cmd` handler calls this once for `cmd`, in its issue, and returns what this
+/// /// returns.
+/// unsafe fn issue(
+///     cmd: &IoUringCmd,
+///     flags: IssueFlags<'_>,
+///     slot: &Mutex<Option<QueuedCmd>>,
+/// ) -> Result {
+///     // SAFETY: The issue returns `EIOCBQUEUED`, below, and this runs once for `cmd`.
+///     let queued = unsafe { cmd.queue() };
+///     queued.mark_cancelable(flags);
+///     // A cancellation before this finds `slot` empty, and io_uring calls it again.
+///     *slot.lock() = Some(queued);
+///     Err(EIOCBQUEUED)
+/// }
+///
+/// /// The cancellation of the command parked in `slot`, with `flags`.
+/// fn cancel(flags: IssueFlags<'_>, slot: &Mutex<Option<QueuedCmd>>) {
+///     let queued = slot.lock().take();
+///     if let Some(queued) = queued {
+///         queued.done(ECANCELED.to_errno(), flags);
+///     }
+/// }
+/// ```
+#[must_use = "the command completes only through its `QueuedCmd`"]
+pub struct QueuedCmd(NonNull<bindings::io_uring_cmd>);
+
+// SAFETY: The right to complete a command is not bound to a task: io_uring lets any task complete
+// it, and the methods take the ring's locks as the flags of the call they run in say, whichever
+// task that is.
+unsafe impl Send for QueuedCmd {}
+
+impl QueuedCmd {
+    /// Lets io_uring cancel the command when its ring or its task goes away: io_uring then calls
+    /// the file's `uring_cmd` handler with [`IssueFlags::cancel`], with the ring's `uring_lock`
+    /// held, until the command completes. `flags` are those of the call this runs in.
+    ///
+    /// From io-wq, the cancellation may come, on another task, as soon as this returns: what it
+    /// needs to find the command must be in place, or it must return without completing the
+    /// command, for io_uring to call it again.
+    pub fn mark_cancelable(&self, flags: IssueFlags<'_>) {
+        // SAFETY: By the type invariant the command's request is allocated and the command not
+        // completed. By the type invariant of `IssueFlags`, `flags` are those of a call on the
+        // command's ring that is running now, so they tell whether this task holds the ring's
+        // `uring_lock`, which is what the C function needs them for.
+        unsafe { bindings::io_uring_cmd_mark_cancelable(self.0.as_ptr(), flags.as_raw()) }
+    }
+
+    /// Completes the command with `res`, the CQE's 16-byte result (no `res2`): unmarks it if it
+    /// was marked cancelable, and posts its CQE now or from io_uring's task work, as `flags`
+    /// allow. io_uring frees the request after the CQE is flushed.
+    pub fn done(self, res: i32, flags: IssueFlags<'_>) {
+        // SAFETY: By the type invariant the command is not completed and `self` is the only right
+        // to complete it, which this consumes. By the type invariant of `IssueFlags`, `flags` are
         // those of a call on the command's ring that is running now, as the C function needs.
-        unsafe { bindings::__io_uring_cmd_done(self.as_raw(), res, 0, flags.as_raw(), false) }
+        unsafe { bindings::__io_uring_cmd_done(self.0.as_ptr(), res, 0, flags.as_raw(), false) }
+    }
+
+    /// Gives up the right to complete the command for a raw pointer, to park it in state that
+    /// the handler's completion or cancellation finds: [`QueuedCmd::from_raw`] takes it back, or
+    /// C code the pointer is handed to completes the command.
+    pub fn into_raw(self) -> *mut bindings::io_uring_cmd {
+        self.0.as_ptr()
+    }
+
+    /// Takes back the right to complete a command that [`QueuedCmd::into_raw`] gave up.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`QueuedCmd::into_raw`], and the right it stands for must not have
+    /// been used since: the command is not completed, and no other `QueuedCmd` was made from it
+    /// (one `from_raw` for each `into_raw`).
+    pub unsafe fn from_raw(ptr: *mut bindings::io_uring_cmd) -> Self {
+        // INVARIANT: By the safety requirements `ptr` is the command of a `QueuedCmd` whose right
+        // nobody used since it was given up, and this takes it over alone.
+        // SAFETY: By the safety requirements `ptr` comes from a `NonNull`.
+        Self(unsafe { NonNull::new_unchecked(ptr) })
     }
 }
