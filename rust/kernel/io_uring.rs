@@ -126,8 +126,10 @@ impl IoUringCmd {
         // SAFETY: By the type invariant io_uring keeps the request allocated while `self` lives.
         // Its `file` was set before the issue and does not change, and the request holds a
         // reference to it until it is freed: its own, or for a fixed file the file table's, which
-        // the request's resource node keeps. Besides the submitter's descriptor (if still open),
-        // io_uring's reference makes the file shared: `fdget_pos()` on it takes `f_pos_lock`.
+        // the request's resource node keeps. That reference makes the file shared, so
+        // `fdget_pos()` does not skip `f_pos_lock` for being the only user: the argument
+        // `File::fget` makes for the reference it takes. (A file without `FMODE_ATOMIC_POS`, as a
+        // block device's, never takes that lock; nothing here touches its position.)
         unsafe { File::from_raw_file((*self.as_raw()).file) }
     }
 
