@@ -216,6 +216,10 @@ impl QueuedCmd {
     /// From io-wq, the cancellation may come, on another task, as soon as this returns: what it
     /// needs to find the command must be in place, or it must return without completing the
     /// command, for io_uring to call it again.
+    ///
+    /// No effect on a command issued for polled completion (`IORING_SETUP_IOPOLL` on a file with
+    /// a `uring_cmd_iopoll` operation): io_uring does not mark it, and the file's polling
+    /// completes it. Block devices have no such operation.
     pub fn mark_cancelable(&self, flags: IssueFlags<'_>) {
         // SAFETY: By the type invariant the command's request is allocated and the command not
         // completed. By the type invariant of `IssueFlags`, `flags` are those of a call on the
