@@ -383,16 +383,30 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
     def sizes(dev, method, minimum=0):
         return sorted(s for (d, m, s, n) in groups if d == dev and m == method and n == 1 and s >= minimum)
 
-    for dev in MEMORY_BACKED:
+    def over_rw(dev, factor):
+        """Offload at least factor times read+write's throughput, copies of 1 MiB and more."""
         common = [s for s in sizes(dev, "offload", MIB) if (dev, "rw", s, 1) in groups]
-        name = f"{dev} offload >= 3x read+write O_DIRECT, copies >= 1 MiB"
+        name = f"{dev} offload >= {factor}x read+write O_DIRECT, copies >= 1 MiB"
         if not common:
-            out.append((name, "miss", "no measurements"))
-        else:
-            ratios = [(groups[dev, "offload", s, 1].mib / groups[dev, "rw", s, 1].mib, s) for s in common]
-            worst = min(ratios)
-            out.append((name, verdict(worst[0] >= 3), f"worst {worst[0]:.2f}x at {size_name(worst[1])} ("
-                        + ", ".join(f"{size_name(s)} {x:.2f}x" for x, s in ratios) + ")"))
+            return name, "miss", "no measurements"
+        ratios = [(groups[dev, "offload", s, 1].mib / groups[dev, "rw", s, 1].mib, s) for s in common]
+        worst = min(ratios)
+        return name, verdict(worst[0] >= factor), (f"worst {worst[0]:.2f}x at {size_name(worst[1])} ("
+                                                   + ", ".join(f"{size_name(s)} {x:.2f}x" for x, s in ratios) + ")")
+
+    def cpu_under(dev, base, base_name, limit, limit_name):
+        """Offload's CPU per GiB in the long runs at most limit times that of method base."""
+        name = f"{dev} offload CPU/GiB <= {limit_name} of {base_name}'s, long runs"
+        cpu = {m: sum(cpu_per_gib(cpu_runs[dev, m], idle))
+               for m in ("offload", base) if cpu_runs.get((dev, m))}
+        if len(cpu) < 2 or not cpu[base]:
+            return name, "miss", "no measurements" if len(cpu) < 2 else f"{base_name} used no measurable CPU"
+        ratio = cpu["offload"] / cpu[base]
+        return name, verdict(ratio <= limit), (f"offload {cpu['offload']:.3f} s/GiB, {base_name} "
+                                               f"{cpu[base]:.3f} s/GiB: {ratio:.3f}")
+
+    for dev in MEMORY_BACKED:
+        out.append(over_rw(dev, 3))
         name = f"{dev} offload >= 1/2 of one CPU's memcpy, copies >= 1 MiB"
         offl = [(groups[dev, "offload", s, 1].mib / memcpy_mib, s) for s in sizes(dev, "offload", MIB)] \
             if memcpy_mib else []
@@ -405,37 +419,12 @@ def targets(groups, per_range, mem, memcpy_mib, range_bytes, cpu_runs, idle, lat
 
     # CPU per GiB from the long runs: the guest's CPU accounting counts
     # ticks, too coarse for the copies of the main table.
-    name = "nvme offload CPU/GiB <= 1/10 of onload's, long runs"
-    cpu = {m: sum(cpu_per_gib(cpu_runs["nvme", m], idle))
-           for m in ("offload", "onload") if cpu_runs.get(("nvme", m))}
-    if len(cpu) < 2 or not cpu["onload"]:
-        out.append((name, "miss", "no measurements" if len(cpu) < 2 else "onload used no measurable CPU"))
-    else:
-        ratio = cpu["offload"] / cpu["onload"]
-        out.append((name, verdict(ratio <= 0.1), f"offload {cpu['offload']:.3f} s/GiB, onload "
-                    f"{cpu['onload']:.3f} s/GiB: {ratio:.3f}"))
+    out.append(cpu_under("nvme", "onload", "onload", 0.1, "1/10"))
 
     # sd on tcm_loop: EXTENDED COPY, which LIO hands to rnull (block
     # sharing), against reading and writing through sd, tcm_loop and LIO.
-    dev = "tcmloop"
-    common = [s for s in sizes(dev, "offload", MIB) if (dev, "rw", s, 1) in groups]
-    name = f"{dev} offload >= 2x read+write O_DIRECT, copies >= 1 MiB"
-    if not common:
-        out.append((name, "miss", "no measurements"))
-    else:
-        ratios = [(groups[dev, "offload", s, 1].mib / groups[dev, "rw", s, 1].mib, s) for s in common]
-        worst = min(ratios)
-        out.append((name, verdict(worst[0] >= 2), f"worst {worst[0]:.2f}x at {size_name(worst[1])} ("
-                    + ", ".join(f"{size_name(s)} {x:.2f}x" for x, s in ratios) + ")"))
-    name = f"{dev} offload CPU/GiB <= 1/4 of read+write's, long runs"
-    cpu = {m: sum(cpu_per_gib(cpu_runs[dev, m], idle))
-           for m in ("offload", "rw") if cpu_runs.get((dev, m))}
-    if len(cpu) < 2 or not cpu["rw"]:
-        out.append((name, "miss", "no measurements" if len(cpu) < 2 else "read+write used no measurable CPU"))
-    else:
-        ratio = cpu["offload"] / cpu["rw"]
-        out.append((name, verdict(ratio <= 0.25), f"offload {cpu['offload']:.3f} s/GiB, read+write "
-                    f"{cpu['rw']:.3f} s/GiB: {ratio:.3f}"))
+    out.append(over_rw("tcmloop", 2))
+    out.append(cpu_under("tcmloop", "rw", "read+write", 0.25, "1/4"))
 
     for dev in RANGE_DEVICES:
         name = f"{dev} 4 KiB offload p50 latency <= read+write pair"
