@@ -99,7 +99,9 @@ vm_probe_accel() {
 		return
 	fi
 	VM_ACCEL=tcg
-	if [ -w /dev/kvm ] && vm_boot_raw kvm 60 "$VM_DIR/kvm-probe.log" 'echo kvm-probe-ok' &&
+	# Under KVM the check kernel boots in seconds; where KVM hangs, every
+	# second of this timeout is lost once per host boot.
+	if [ -w /dev/kvm ] && vm_boot_raw kvm 25 "$VM_DIR/kvm-probe.log" 'echo kvm-probe-ok' &&
 	   grep -q kvm-probe-ok "$VM_DIR/kvm-probe.log"; then
 		VM_ACCEL=kvm
 	fi
