@@ -26,6 +26,13 @@
 //! copy's end has already queued the task work, which then completes it. The copy goes on only
 //! until the chunks in flight have finished, holding the file, and so the device, meanwhile.
 //!
+//! A limit at ring close, io_uring's rather than this command's: `io_ring_exit_work()` retries
+//! the cancellation of a command whose copy ended ([`Stage::Finishing`]) until its task work ran.
+//! On a ring with `IORING_SETUP_COOP_TASKRUN` and without `IORING_SETUP_DEFER_TASKRUN` that task
+//! work is queued without waking the task, so a task that sleeps after closing its ring keeps the
+//! exit work retrying, with `cond_resched()` between tries, until it wakes. [`cancel`] cannot
+//! complete such a command itself: the queued task work is part of the request.
+//!
 //! # Who owns what
 //!
 //! A [`UringCopy`] that started has two references: the engine's, in its parameters' `private`,
@@ -92,6 +99,11 @@ use crate::{
 };
 
 /// Who completes the command of a copy that started.
+///
+/// Its exchanges decide who wins, and the winner reads `cmd`, which [`issue`] published with the
+/// `Release` store of [`Stage::Running`]: that read needs the exchange to be `Acquire`. Nothing
+/// else passes through the stage ([`end_io`] and [`cancel`] read nothing the other wrote); the
+/// exchanges are `Full` only so that nobody goes looking for another pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 enum Stage {
@@ -216,9 +228,11 @@ impl UringCopy {
     /// The engine has called `end_io`: it no longer writes the parameters.
     unsafe fn outcome(&self) -> (u64, u64, Result) {
         let p = self.params.get();
-        // SAFETY: By the safety requirements nothing writes the parameters any more; the engine's
-        // writes happened before its `end_io`, which ordered them before the task work that calls
-        // this (the `Full` exchange of the stage, then the queueing of the task work).
+        // SAFETY: By the safety requirements nothing writes the parameters any more. The engine's
+        // writes come before its call of `end_io` in program order, and `end_io` queues the task
+        // work that calls this: io_uring publishes the request on the task's work list with a
+        // fully ordered push, which the pop in the task pairs with. (The exchange of the stage
+        // orders nothing here: the task work does not read it.)
         let (copied, offloaded, status) = unsafe { ((*p).copied, (*p).offloaded, (*p).status) };
         let result = if status == 0 {
             Ok(())
