@@ -15,7 +15,11 @@
 //! ([`issue`]) prepares it, parks a reference to it in the command's pdu, marks the command
 //! cancelable and starts it; it returns `-EIOCBQUEUED`. The copy's `end_io` ([`end_io`]), from
 //! any context, has `block/ioctl.c` queue a task work in the submitter's task, which reports the
-//! copy to user space and completes the command ([`finish`]). Issued inline
+//! copy to user space and completes the command ([`finish`]). The task work runs with the ring's
+//! `uring_lock` held, so it never waits for I/O: when a destination page was cached during the
+//! copy, dropping it may mean writing it back first, and [`end_io`] has that done on the
+//! workqueue of in-kernel copies ([`UringCopy::drop_cached_pages`]) before it queues the task
+//! work. Issued inline
 //! (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's task: the first
 //! chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the page cache
 //! would have to be written back or dropped, it returns `-EAGAIN` before anything started, for
@@ -60,12 +64,14 @@ use kernel::{
         c_void, //
     },
     fs::File,
+    impl_has_work,
     io_uring::{
         IoUringCmd,
         IssueFlags,
         QueuedCmd, //
     },
     new_mutex,
+    new_work,
     prelude::*,
     sync::{
         aref::ARef,
@@ -83,7 +89,12 @@ use kernel::{
         ForeignOwnable,
         Opaque, //
     },
-    uaccess::UserPtr, //
+    uaccess::UserPtr,
+    workqueue::{
+        Queue,
+        Work,
+        WorkItem, //
+    }, //
 };
 
 use crate::{
@@ -136,7 +147,8 @@ unsafe impl AtomicType for Stage {
 ///   parks it in `cmd` (from [`QueuedCmd::into_raw`]) before it moves the stage to
 ///   [`Stage::Running`]. While the stage is [`Stage::Running`], `cmd` holds that right, and nobody
 ///   took it back. Once it is neither, the one that moved it away from [`Stage::Running`] (see
-///   [`Stage`]) took the right back, and nothing uses `cmd` again.
+///   [`Stage`]) took the right back, and nothing uses `cmd` again; [`end_io`] may leave it to
+///   `work`, which it then queues, to take.
 #[pin_data]
 struct UringCopy {
     /// The copy, as the engine's caller describes it.
@@ -151,9 +163,16 @@ struct UringCopy {
     /// The user's `struct blkcopy`.
     arg: UserPtr,
     /// The ranges, as the engine's segments (which it copies when the copy starts) and as user
-    /// space passed them, to report them. Only [`finish`] locks it, once.
+    /// space passed them, to report them. Locked once by [`finish`], and once before it by
+    /// [`UringCopy::drop_cached_pages`] when that runs.
     #[pin]
     ranges: Mutex<Ranges>,
+    /// The span of the destinations, `(pos, len)`: where [`end_io`] looks for cached pages
+    /// without the lock of `ranges`.
+    dst_span: (u64, u64),
+    /// Drops the destinations' cached pages, for [`end_io`], where the task work must not.
+    #[pin]
+    work: Work<UringCopy>,
     /// Asks the copy to stop: set by [`cancel`].
     stop: Arc<StopFlag>,
     /// Who completes the command.
@@ -196,6 +215,7 @@ impl UringCopy {
             status: 0,
         };
         let file = ARef::from(cmd.file());
+        let dst_span = user_copy::span(&ranges.dst);
         // INVARIANT: The parameters are of a copy within `bdev`, which `file` holds open, and end
         // with `end_io`; the copy has not started. The stage is `Starting`, and `cmd` is null
         // until the issue parks in it the right to complete the command.
@@ -206,6 +226,8 @@ impl UringCopy {
                 file,
                 arg,
                 ranges <- new_mutex!(ranges, "blk_copy_uring_ranges"),
+                dst_span,
+                work <- new_work!("blk_copy_uring_drop_cached_pages"),
                 stop,
                 stage: Atomic::new(Stage::Starting),
             }),
@@ -240,6 +262,56 @@ impl UringCopy {
             Err(Error::from_errno(status))
         };
         (copied, offloaded, result)
+    }
+
+    /// Drops the pages cached of what the copy wrote, as a direct write does after it, writing
+    /// them back first when they were dirtied meanwhile: this may wait for I/O.
+    ///
+    /// # Safety
+    ///
+    /// The engine has called `end_io`: it no longer writes the parameters.
+    unsafe fn drop_cached_pages(&self) {
+        // SAFETY: By the safety requirements.
+        let (copied, _, _) = unsafe { self.outcome() };
+        let ranges = self.ranges.lock();
+        user_copy::finish(self.bdev(), &self.file, &ranges.dst, copied);
+    }
+
+    /// Hands the right to complete the command, which the one that moved the stage to
+    /// [`Stage::Finishing`] holds, to the task work that reports the copy and completes it.
+    ///
+    /// # Safety
+    ///
+    /// The stage is [`Stage::Finishing`], moved there by [`end_io`], and the right to complete the
+    /// command is still parked in `cmd`: this is its one use.
+    unsafe fn defer_finish(&self) {
+        // SAFETY: By the safety requirements and the type invariant `cmd` holds the right to
+        // complete the command, from `QueuedCmd::into_raw`, which nobody took back; `end_io`'s
+        // exchange read the `Release` store of `Running`, which orders `issue`'s store of `cmd`
+        // before this load (in the work below, `queue_work()` orders it too).
+        let queued = unsafe { QueuedCmd::from_raw(self.cmd.load(Relaxed)) };
+        // SAFETY: The right goes to the task work queued here, which completes the command once,
+        // through `blk_copy_cmd_complete()`.
+        unsafe { bindings::blkdev_copy_uring_defer_finish(queued.into_raw()) };
+    }
+}
+
+impl_has_work! {
+    impl HasWork<Self> for UringCopy { self.work }
+}
+
+/// Queued by [`end_io`] only, with the engine's reference, when a destination page was cached:
+/// drops it, then has the task work complete the command.
+impl WorkItem for UringCopy {
+    type Pointer = Arc<UringCopy>;
+
+    fn run(this: Arc<UringCopy>) {
+        // SAFETY: `end_io` queued this after the engine called it, having moved the stage to
+        // `Finishing`, and left the right to complete the command in `cmd` for this.
+        unsafe {
+            this.drop_cached_pages();
+            this.defer_finish();
+        }
     }
 }
 
@@ -358,14 +430,19 @@ unsafe extern "C" fn end_io(params: *mut bindings::blk_copy_params) {
         .cmpxchg(Stage::Running, Stage::Finishing, Full)
         .is_ok()
     {
-        // SAFETY: The stage was `Running`, so by the type invariant `cmd` holds the right to
-        // complete the command, from `QueuedCmd::into_raw`, which nobody took back; the exchange
-        // read the `Release` store of `Running`, which orders `issue`'s store of `cmd` before
-        // this load. Only the one that moves the stage from `Running` takes the right: this one.
-        let queued = unsafe { QueuedCmd::from_raw(copy.cmd.load(Relaxed)) };
-        // SAFETY: The right goes to the task work queued here, which completes the command once,
-        // through `blk_copy_cmd_complete()`.
-        unsafe { bindings::blkdev_copy_uring_defer_finish(queued.into_raw()) };
+        let (pos, len) = copy.dst_span;
+        if copy.bdev().has_cached_pages(pos, len) {
+            // Dropping them may wait for I/O, which the task work, under the ring's lock, must
+            // not: the workqueue of in-kernel copies does it, then queues the task work.
+            // SAFETY: `blk_copy_onload_wq` is allocated by a `core_initcall` and never freed; a
+            // copy started, so it exists.
+            let wq = unsafe { Queue::from_raw(bindings::blk_copy_onload_wq) };
+            // A work item nothing else queues, so it is not queued yet.
+            let _ = wq.enqueue(copy);
+            return;
+        }
+        // SAFETY: This moved the stage to `Finishing`, and nothing used `cmd` since `issue`.
+        unsafe { copy.defer_finish() };
     }
     // Cancelled: the command completed already; the copy ends here. Otherwise the command's
     // reference keeps the copy until `finish`. Dropping the last reference drops the file: `fput`
@@ -374,9 +451,10 @@ unsafe extern "C" fn end_io(params: *mut bindings::blk_copy_params) {
 }
 
 /// The task work of a command whose copy finished: takes back the reference parked in `slot`,
-/// makes the page cache coherent after the copy, writes `copied` and `out_flags` back to user
-/// space (not when `cancel`: the task work then runs where the user's memory is not to be
-/// touched) and returns the command's result: the bytes copied, or a negative errno.
+/// writes `copied` and `out_flags` back to user space (not when `cancel`: the task work then runs
+/// where the user's memory is not to be touched) and returns the command's result: the bytes
+/// copied, or a negative errno. It runs with the ring's `uring_lock` held: the page cache was
+/// seen to before it was queued ([`end_io`]).
 ///
 /// # Safety
 ///
@@ -388,9 +466,8 @@ pub(crate) unsafe fn finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
     let copy = unsafe { Arc::<UringCopy>::from_foreign(slot.replace(ptr::null_mut())) };
     // SAFETY: `end_io` was called: the stage is `Finishing`.
     let (copied, offloaded, result) = unsafe { copy.outcome() };
+    // The page cache was seen to in `end_io` or its work.
     let mut ranges = copy.ranges.lock();
-    let bdev = copy.bdev();
-    user_copy::finish(bdev, &copy.file, &ranges.dst, copied);
     let mut res = match result {
         // At most `BLKCOPY_URING_MAX_BYTES`, which fits.
         Ok(()) => c_int::try_from(copied).unwrap_or(c_int::MAX),

@@ -51,7 +51,7 @@ fn params(
 
 /// The span of validated segments `segs`: from the start of the first to the end of the last,
 /// as `(pos, len)`.
-fn span(segs: &[Seg]) -> (u64, u64) {
+pub(crate) fn span(segs: &[Seg]) -> (u64, u64) {
     let start = segs.iter().map(|seg| seg.pos).min().unwrap_or(0);
     // Cannot overflow: validation found every segment inside its device.
     let end = segs.iter().map(|seg| seg.pos + seg.len).max().unwrap_or(0);
