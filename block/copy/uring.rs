@@ -19,11 +19,12 @@
 //! `uring_lock` held, so it never waits for I/O: when a destination page was cached during the
 //! copy, dropping it may mean writing it back first, and [`end_io`] has that done on the
 //! workqueue of in-kernel copies ([`UringCopy::drop_cached_pages`]) before it queues the task
-//! work. Issued inline
-//! (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's task: the first
-//! chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the page cache
-//! would have to be written back or dropped, it returns `-EAGAIN` before anything started, for
-//! io-wq to issue it again where it may wait.
+//! work.
+//!
+//! Issued inline (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's
+//! task: the first chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the
+//! page cache would have to be written back or dropped, it returns `-EAGAIN` before anything
+//! started, for io-wq to issue it again where it may wait.
 //!
 //! When the ring or the task goes away, io_uring cancels the command ([`cancel`]): the copy is
 //! asked to stop ([`StopFlag`]), and the command completes at once with `-ECANCELED`, unless the
