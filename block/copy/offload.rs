@@ -18,10 +18,10 @@
 //! one.
 //!
 //! A copy is prepared ([`OffloadJob::prepare`]: all that can fail before it starts) apart from
-//! being started ([`Start::run`]), which issues its first chunks in the caller's task or, for a
-//! caller that must not wait, from the engine's workqueue ([`Issue`]). A copy asked to stop
-//! ([`crate::args::StopFlag`]) issues no more chunks and ends with `ECANCELED` at the first
-//! chunk it did not issue.
+//! being started ([`Start::run`]; [`AsyncStart::run`], which cannot fail), which issues its first
+//! chunks in the caller's task or, for a caller that must not wait, from the engine's workqueue
+//! ([`Issue`]). A copy asked to stop ([`crate::args::StopFlag`]) issues no more chunks and ends
+//! with `ECANCELED` at the first chunk it did not issue.
 
 use core::ops::Range;
 
@@ -199,9 +199,7 @@ pub(crate) enum Issue {
 
 /// A copy that is ready to start: validated, planned, its job allocated, nothing of it issued.
 ///
-/// Preparing is all that can fail before a copy starts; [`Start::run`] of an asynchronous copy
-/// cannot, so a caller can commit to waiting for `end_io` between the two (io_uring marks its
-/// command cancelable there).
+/// Preparing is all that can fail before a copy starts.
 pub(crate) enum Start {
     /// The devices copy it, or all they accept of it.
     Offload(Arc<OffloadJob>),
@@ -217,6 +215,29 @@ impl Start {
         match self {
             Start::Offload(job) => OffloadJob::run(job, issue),
             Start::Onload(start) => start.run(),
+        }
+    }
+}
+
+/// An asynchronous copy that is ready to start ([`OffloadJob::prepare_async`]).
+///
+/// Starting it cannot fail ([`AsyncStart::run`] returns nothing), so a caller can commit to
+/// waiting for `end_io` between preparing and starting (io_uring marks its command cancelable
+/// there), and no error can come back once it did.
+pub(crate) enum AsyncStart {
+    /// The devices copy it, or all they accept of it.
+    Offload(Arc<OffloadJob>),
+    /// The devices cannot offload any of it: the kernel copies it all.
+    Onload(Arc<onload::OnloadJob>),
+}
+
+impl AsyncStart {
+    /// Starts the copy, issuing its first chunks as `issue` says. The copy's `end_io` is called
+    /// once, possibly before this returns.
+    pub(crate) fn run(self, issue: Issue) {
+        match self {
+            AsyncStart::Offload(job) => OffloadJob::start(&job, issue),
+            AsyncStart::Onload(job) => onload::OnloadJob::start(job),
         }
     }
 }
@@ -299,6 +320,20 @@ impl OffloadJob {
         Self::prepare(args)?.run(Issue::Inline)
     }
 
+    /// Prepares asynchronous `args` (with an `end_io`) to be copied, as [`OffloadJob::prepare`]
+    /// does; `EINVAL` for a synchronous copy.
+    pub(crate) fn prepare_async(args: CopyArgs) -> Result<AsyncStart> {
+        if !args.is_async() {
+            return Err(EINVAL);
+        }
+        match Self::prepare(args)? {
+            Start::Offload(job) => Ok(AsyncStart::Offload(job)),
+            Start::Onload(onload::Start::Async(job)) => Ok(AsyncStart::Onload(job)),
+            // `onload::prepare` makes an asynchronous copy's job, checked above.
+            Start::Onload(onload::Start::Sync(_)) => Err(EINVAL),
+        }
+    }
+
     /// Prepares `args` to be copied: plans the chunks and allocates the job, or prepares the
     /// kernel's copy of all of it when the devices cannot offload any (and the caller did not ask
     /// for offload only). A copy that fails here did not start: it is counted, and its caller
@@ -335,19 +370,24 @@ impl OffloadJob {
         Ok(Start::Offload(job))
     }
 
-    /// Starts the prepared `job`, issuing its first chunks as `issue` says; for a synchronous copy,
-    /// waits for it, copying in the kernel what the devices refused, and returns its outcome.
-    fn run(job: Arc<Self>, issue: Issue) -> Result {
-        let is_async = job.args.is_async();
+    /// Issues the prepared `job`'s first chunks as `issue` says. For an asynchronous copy, `end_io`
+    /// may run before this returns.
+    fn start(job: &Arc<Self>, issue: Issue) {
         match issue {
-            Issue::Inline => Self::issue(&job),
+            Issue::Inline => Self::issue(job),
             Issue::Queued => {
-                // A new job: nothing else queued its issuer, which `issuing` stands for. The
-                // issuer may finish the copy, and `end_io` run, before this returns.
+                // A new job: nothing else queued its issuer, which `issuing` stands for.
                 let wq = job.args.params().workqueue();
                 let _ = wq.enqueue::<_, 0>(job.clone());
             }
         }
+    }
+
+    /// Starts the prepared `job`, issuing its first chunks as `issue` says; for a synchronous copy,
+    /// waits for it, copying in the kernel what the devices refused, and returns its outcome.
+    fn run(job: Arc<Self>, issue: Issue) -> Result {
+        let is_async = job.args.is_async();
+        Self::start(&job, issue);
         if is_async {
             return Err(EIOCBQUEUED);
         }

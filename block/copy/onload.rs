@@ -93,12 +93,19 @@ impl Start {
             // SAFETY: This is all the engine does of the copy.
             Start::Sync(args) => unsafe { finish(&args) },
             Start::Async(job) => {
-                let wq = job.args.params().onload_workqueue();
-                // A new job cannot be queued already.
-                let _ = wq.enqueue(job);
+                OnloadJob::start(job);
                 Err(EIOCBQUEUED)
             }
         }
+    }
+}
+
+impl OnloadJob {
+    /// Queues the copy of the prepared asynchronous job; its `end_io` may run before this returns.
+    pub(crate) fn start(job: Arc<Self>) {
+        let wq = job.args.params().onload_workqueue();
+        // A new job cannot be queued already.
+        let _ = wq.enqueue(job);
     }
 }
 

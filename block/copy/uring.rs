@@ -104,7 +104,10 @@ use crate::{
         self,
         Ranges, //
     },
-    offload::Issue,
+    offload::{
+        AsyncStart,
+        Issue, //
+    },
     user_copy,
     CopyArgs,
     OffloadJob, //
@@ -359,10 +362,10 @@ pub(crate) unsafe fn issue(
     // `mark_cancelable` takes or holds, before `finish` by the engine's completion and the
     // queueing of the task work.
     unsafe { slot.write(copy.clone().into_foreign()) };
-    // SAFETY: By the safety requirements this runs in an issue of `cmd`, which returns what
-    // `start.run()` returns: `EIOCBQUEUED`, as for every asynchronous copy that was prepared
-    // (`OffloadJob::run`, `onload::Start::run`). Only this place queues the command, and a
-    // command gets here once: an issue that returned earlier, with `EAGAIN`, did not get here.
+    // SAFETY: By the safety requirements this runs in an issue of `cmd`, which returns what this
+    // returns: `EIOCBQUEUED`, below, as nothing can fail from here on (`AsyncStart::run` returns
+    // nothing). Only this place queues the command, and a command gets here once: an issue that
+    // returned earlier, with `EAGAIN`, did not get here.
     let queued = unsafe { cmd.queue() };
     // Before the copy can end: io_uring must not see the command complete before it is marked.
     // A cancellation that comes now (from another task, when this runs in io-wq) finds the
@@ -374,9 +377,10 @@ pub(crate) unsafe fn issue(
     copy.cmd.store(queued.into_raw(), Relaxed);
     copy.stage.store(Stage::Running, Release);
     let issue = if nowait { Issue::Queued } else { Issue::Inline };
-    // An asynchronous copy that was prepared starts: `EIOCBQUEUED`. The copy may end, and the
-    // command complete, before this returns; the borrowed `cmd` is not used after `queue`.
-    start.run(issue)
+    // The copy may end, and the command complete, before this returns; the borrowed `cmd` is not
+    // used after `queue`.
+    start.run(issue);
+    Err(EIOCBQUEUED)
 }
 
 /// Prepares the copy of `copy` (offload only, or not), and makes the page cache ready for it, or
@@ -387,7 +391,7 @@ fn prepare(
     offload_only: bool,
     nowait: bool,
     stop: Arc<StopFlag>,
-) -> Result<crate::offload::Start> {
+) -> Result<AsyncStart> {
     let engine = copy.clone().into_foreign();
     let p = copy.params.get();
     // SAFETY: The copy has not started: nothing else uses the parameters.
@@ -404,7 +408,7 @@ fn prepare(
             user_copy::prepare(bdev, &ranges.src, bdev, &ranges.dst, nowait)?;
             drop(ranges);
             args.set_stop(stop);
-            OffloadJob::prepare(args)
+            OffloadJob::prepare_async(args)
         });
     if prepared.is_err() {
         // The copy does not start: `end_io` is not called, and the engine's reference comes back.
