@@ -232,8 +232,9 @@ pub(crate) enum AsyncStart {
 }
 
 impl AsyncStart {
-    /// Starts the copy, issuing its first chunks as `issue` says. The copy's `end_io` is called
-    /// once, possibly before this returns.
+    /// Starts the copy: the devices' first chunks issued as `issue` says, or the kernel's copy
+    /// queued on the onload workqueue whatever `issue` says. The copy's `end_io` is called once,
+    /// possibly before this returns.
     pub(crate) fn run(self, issue: Issue) {
         match self {
             AsyncStart::Offload(job) => OffloadJob::start(&job, issue),
@@ -321,7 +322,9 @@ impl OffloadJob {
     }
 
     /// Prepares asynchronous `args` (with an `end_io`) to be copied, as [`OffloadJob::prepare`]
-    /// does; `EINVAL` for a synchronous copy.
+    /// does, for a caller that must not hear of an error once it starts the copy: io_uring, which
+    /// marks its command cancelable in between. A synchronous copy is refused with `EINVAL`, not
+    /// counted: the caller is wrong, not the copy.
     pub(crate) fn prepare_async(args: CopyArgs) -> Result<AsyncStart> {
         if !args.is_async() {
             return Err(EINVAL);
@@ -329,8 +332,11 @@ impl OffloadJob {
         match Self::prepare(args)? {
             Start::Offload(job) => Ok(AsyncStart::Offload(job)),
             Start::Onload(onload::Start::Async(job)) => Ok(AsyncStart::Onload(job)),
-            // `onload::prepare` makes an asynchronous copy's job, checked above.
-            Start::Onload(onload::Start::Sync(_)) => Err(EINVAL),
+            // `onload::prepare` makes the job of an asynchronous copy, checked above.
+            Start::Onload(onload::Start::Sync(_)) => {
+                kernel::warn_on!(true);
+                Err(EINVAL)
+            }
         }
     }
 
