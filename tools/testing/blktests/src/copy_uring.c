@@ -13,7 +13,7 @@
  * IORING_OP_ASYNC_CANCEL for the command right after it and prints its
  * result first, as "async cancel: ok" or "async cancel: ERRNO".
  *
- *   copy_uring stream [-q QD] [-c COUNT] [-s SIZE] [-O] [-t SECS]
+ *   copy_uring stream [-q QD] [-c COUNT] [-s SIZE] [-O] [-t SECS] [-T]
  *                     [-x SECS | -X SECS] DEV SRC DST SPAN
  *
  * keeps QD commands (default 32) in flight, each copying SIZE bytes (default
@@ -23,7 +23,8 @@
  * "issued N, copied N, errors: NAME xN, ..." ("errors: none"). With -x the
  * process exits SECS seconds in with the commands in flight (its ring goes
  * with it); with -X it closes its ring then, prints "ring closed in N ms"
- * and sleeps 1 s before it exits.
+ * and sleeps 1 s before it exits. With -T it prints "first submit: N commands
+ * in M ms" once its first io_uring_submit() returned.
  *
  * Offsets and lengths take a K, M or G suffix. Exits 1 on a bad setup, 2 on
  * bad usage.
@@ -253,18 +254,19 @@ static int do_stream(int argc, char **argv)
 	unsigned long long issued = 0, copied = 0, next = 0;
 	unsigned int qd = 32, flags = 0, in_flight = 0, slot;
 	double secs = 0, exit_at = 0, close_at = 0, t0;
-	int opt, fd, stop = 0, e, any = 0;
+	int opt, fd, stop = 0, e, any = 0, time_submit = 0;
 	struct blkcopy **args;
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
 
-	while ((opt = getopt(argc, argv, "q:c:s:Ot:x:X:")) != -1) {
+	while ((opt = getopt(argc, argv, "q:c:s:Ot:Tx:X:")) != -1) {
 		switch (opt) {
 		case 'q': qd = atoi(optarg); break;
 		case 'c': count = parse_size(optarg); break;
 		case 's': size = parse_size(optarg); break;
 		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
 		case 't': secs = atof(optarg); break;
+		case 'T': time_submit = 1; break;
 		case 'x': exit_at = atof(optarg); break;
 		case 'X': close_at = atof(optarg); break;
 		default: return 2;
@@ -316,6 +318,11 @@ static int do_stream(int argc, char **argv)
 		if (io_uring_submit(&ring) < 0) {
 			fprintf(stderr, "copy_uring: io_uring_submit failed\n");
 			return 1;
+		}
+		if (time_submit) {
+			printf("first submit: %u commands in %.0f ms\n",
+			       in_flight, (now() - t0) * 1000);
+			time_submit = 0;
 		}
 		if (exit_at && now() - t0 >= exit_at && in_flight) {
 			printf("exiting with %u in flight\n", in_flight);
