@@ -133,6 +133,27 @@ impl IoUringCmd {
         unsafe { File::from_raw_file((*self.as_raw()).file) }
     }
 
+    /// Takes the command off its ring's list of cancelable commands
+    /// (`io_uring_cmd_del_cancelable()`): io_uring no longer calls the handler with
+    /// [`IssueFlags::cancel`] for it. For a command marked cancelable
+    /// ([`QueuedCmd::mark_cancelable`]) that the handler can no longer cancel and that completes
+    /// without it, for example through a task work already queued: ring exit retries the
+    /// cancellation of a listed command without sleeping. No effect on a command not marked.
+    ///
+    /// # Safety
+    ///
+    /// The command must not complete while this runs: whoever holds the right to complete it
+    /// does not use it meanwhile (for example, uses it only with the ring's `uring_lock` held,
+    /// which the caller holds).
+    pub unsafe fn del_cancelable(&self, flags: IssueFlags<'_>) {
+        // SAFETY: By the type invariant the request is allocated while `self` lives, and by the
+        // safety requirements the command does not complete meanwhile, which would unmark it too.
+        // By the type invariant of `IssueFlags`, `flags` are those of a call on the command's
+        // ring that is running now, so they tell whether this task holds the ring's
+        // `uring_lock`, which is what the C function needs them for.
+        unsafe { bindings::io_uring_cmd_del_cancelable(self.as_raw(), flags.as_raw()) }
+    }
+
     /// Takes the right to complete the command, in the issue that returns `-EIOCBQUEUED` for it.
     ///
     /// # Safety
