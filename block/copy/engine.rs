@@ -280,32 +280,34 @@ pub unsafe extern "C" fn blkdev_copy_uring_cmd(
     }
 }
 
-/// io_uring cancels `_cmd`, a `BLOCK_URING_CMD_COPY` that `blkdev_copy_uring_cmd()` marked
+/// io_uring cancels `cmd`, a `BLOCK_URING_CMD_COPY` that `blkdev_copy_uring_cmd()` marked
 /// cancelable (its ring or its task is going away): `->uring_cmd()` with `IO_URING_F_CANCEL`.
-/// The pointer itself is not needed: the right to complete the command is parked with the copy,
-/// which `slot` holds.
+/// The right to complete the command is parked with the copy, which `slot` holds.
 ///
 /// # Safety
 ///
-/// `_cmd` must be such a command, not completed, `slot` the word of its pdu given to
+/// `cmd` must be such a command, not completed, `slot` the word of its pdu given to
 /// `blkdev_copy_uring_cmd()`, and the caller must hold the ring's `uring_lock`, as
-/// `io_uring_try_cancel_uring_cmd()` does. This must run in the cancellation of `_cmd` by
+/// `io_uring_try_cancel_uring_cmd()` does. This must run in the cancellation of `cmd` by
 /// `blkdev_uring_cmd()`, and `issue_flags` must be the flags io_uring passed to it.
 #[cfg(CONFIG_IO_URING)]
 #[export]
 pub unsafe extern "C" fn blkdev_copy_uring_cancel(
-    _cmd: *mut bindings::io_uring_cmd,
+    cmd: *mut bindings::io_uring_cmd,
     slot: *mut *mut c_void,
     issue_flags: c_uint,
 ) {
     // SAFETY: By the safety requirements `issue_flags` are those `io_uring_try_cancel_uring_cmd()`
-    // passed to `blkdev_uring_cmd()` to cancel `_cmd` (`IO_URING_F_CANCEL |
+    // passed to `blkdev_uring_cmd()` to cancel `cmd` (`IO_URING_F_CANCEL |
     // IO_URING_F_COMPLETE_DEFER`). `flags` lives only in this call, and `uring::cancel` uses it
-    // only with `_cmd`, the command whose pdu holds `slot`.
+    // only with `cmd`, the command whose pdu holds `slot`.
     let flags = unsafe { IssueFlags::from_raw(issue_flags) };
-    // SAFETY: By the safety requirements `slot` is the word of the pdu of `_cmd`, which this
+    // SAFETY: By the safety requirements `cmd` is the command io_uring passed to the handler for
+    // this cancellation, and the reference does not outlast this call.
+    let cmd = unsafe { IoUringCmd::from_raw(cmd) };
+    // SAFETY: By the safety requirements `slot` is the word of the pdu of `cmd`, which this
     // cancellation is for, and the caller holds `uring_lock`; `flags` are its flags.
-    unsafe { uring::cancel(slot, flags) };
+    unsafe { uring::cancel(cmd, slot, flags) };
 }
 
 /// The task work of a `BLOCK_URING_CMD_COPY` whose copy finished, queued by

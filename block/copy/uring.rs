@@ -31,12 +31,12 @@
 //! copy's end has already queued the task work, which then completes it. The copy goes on only
 //! until the chunks in flight have finished, holding the file, and so the device, meanwhile.
 //!
-//! A limit at ring close, io_uring's rather than this command's: `io_ring_exit_work()` retries
-//! the cancellation of a command whose copy ended ([`Stage::Finishing`]) until its task work ran.
-//! On a ring with `IORING_SETUP_COOP_TASKRUN` and without `IORING_SETUP_DEFER_TASKRUN` that task
-//! work is queued without waking the task, so a task that sleeps after closing its ring keeps the
-//! exit work retrying, with `cond_resched()` between tries, until it wakes. [`cancel`] cannot
-//! complete such a command itself: the queued task work is part of the request.
+//! A command whose copy ended ([`Stage::Finishing`]) completes when its task work runs, which
+//! waits for the submitter's task to run: a task that is stopped (`SIGSTOP`) or in an
+//! uninterruptible sleep holds it back. [`cancel`] cannot complete it (the queued task work is
+//! part of the request); it takes it off the ring's cancelable list instead, so that ring exit
+//! waits for it, sleeping, as for any other request, instead of retrying the cancellation without
+//! sleeping until the task runs again.
 //!
 //! # Who owns what
 //!
@@ -488,18 +488,19 @@ pub(crate) unsafe fn finish(slot: *mut *mut c_void, cancel: bool) -> c_int {
     res
 }
 
-/// io_uring cancels the command whose pdu holds `slot`, with `flags` (`IO_URING_F_CANCEL`): its
-/// ring or its task goes away. Asks the copy to stop, and completes the command with `-ECANCELED`
-/// unless the copy's end already queued the task work that completes it, or the issue has not
-/// handed over the right to complete it yet.
+/// io_uring cancels `cmd`, whose pdu holds `slot`, with `flags` (`IO_URING_F_CANCEL`): its ring
+/// or its task goes away. Asks the copy to stop, and completes the command with `-ECANCELED`
+/// unless the copy's end already queued the task work that completes it (the command then leaves
+/// the cancelable list, for ring exit to wait for the task work rather than retry), or the issue
+/// has not handed over the right to complete it yet.
 ///
 /// # Safety
 ///
-/// `slot` must be the word of the command's pdu [`issue`] parked the copy's reference in (io_uring
-/// cancels only the commands [`issue`] marked cancelable, which it does after parking it), and the
-/// caller must hold the ring's `uring_lock`, under which the task work runs too. `flags` must be
-/// those of the cancellation of that command.
-pub(crate) unsafe fn cancel(slot: *mut *mut c_void, flags: IssueFlags<'_>) {
+/// `slot` must be the word of the pdu of `cmd` that [`issue`] parked the copy's reference in
+/// (io_uring cancels only the commands [`issue`] marked cancelable, which it does after parking
+/// it), and the caller must hold the ring's `uring_lock`, under which the task work runs too.
+/// `flags` must be those of the cancellation of `cmd`.
+pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: IssueFlags<'_>) {
     // SAFETY: By the safety requirements `slot` is the command's pdu word. io_uring calls this only
     // for a command that has not completed, with the lock the task work holds: the reference is
     // still parked (`finish`, which takes it, completes the command in the same lock section).
@@ -507,21 +508,28 @@ pub(crate) unsafe fn cancel(slot: *mut *mut c_void, flags: IssueFlags<'_>) {
     if parked.is_null() {
         return;
     }
-    let cancelled = {
+    let moved = {
         // SAFETY: `parked` is the parked reference (see above), which stays parked at least until
         // the end of this block: only this function or `finish` take it, and `finish` cannot run
         // meanwhile.
         let copy = unsafe { <Arc<UringCopy> as ForeignOwnable>::borrow(parked) };
         copy.stop.stop();
-        copy.stage
-            .cmpxchg(Stage::Running, Stage::Cancelled, Full)
-            .is_ok()
+        copy.stage.cmpxchg(Stage::Running, Stage::Cancelled, Full)
     };
-    if !cancelled {
-        // `Finishing`: the task work is queued and completes the command. `Starting`: the issue,
-        // in io-wq, still holds the right to complete it, and starts a copy that now stops.
-        // io_uring calls this again until the command has completed.
-        return;
+    match moved {
+        Ok(_) => {}
+        Err(Stage::Finishing) => {
+            // The task work is queued and completes the command, when its task runs: one that is
+            // stopped or in an uninterruptible sleep would leave ring exit retrying this.
+            // SAFETY: The task work that holds the right to complete the command runs with
+            // `uring_lock` held, which the caller holds (the safety requirements): the command
+            // does not complete during this call.
+            unsafe { cmd.del_cancelable(flags) };
+            return;
+        }
+        // `Starting`: the issue, in io-wq, still holds the right to complete the command, and
+        // starts a copy that now stops; io_uring calls this again until the command completed.
+        Err(_) => return,
     }
     // SAFETY: Having moved the stage from `Running`, this completes the command and takes back the
     // parked reference, once; nothing reads the slot again.
