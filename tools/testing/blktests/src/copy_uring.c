@@ -26,17 +26,37 @@
  * and sleeps 1 s before it exits. With -T it prints "first submit: N commands
  * in M ms" once its first io_uring_submit() returned.
  *
+ *   copy_uring stopped [-C | -D] [-w SECS] [-m SECS] DEV SRC:DST:LEN
+ *
+ * issues one command on a ring set up with IORING_SETUP_COOP_TASKRUN (-C),
+ * IORING_SETUP_DEFER_TASKRUN (-D) or neither, forks, unmaps and closes its
+ * ring and stops itself (SIGSTOP). The child, which holds the ring then,
+ * waits SECS seconds (default 1) for the copy to end, prints "task stopped,
+ * device idle: yes" (or no) and closes the ring, so that io_uring's ring
+ * exit work runs while the copy's completion waits for the stopped task;
+ * 0.1 s later it prints "exit work: N ms of CPU in M ms", the CPU time of the
+ * kworker running it ("+iou_exit" in its comm) over -m SECS (default 1), or
+ * "exit work: done" when none runs, then
+ * continues its parent (SIGCONT), which waits for it and exits with its
+ * status. The copy's result is not reaped (the ring is gone): check the
+ * data.
+ *
  * Offsets and lengths take a K, M or G suffix. Exits 1 on a bad setup, 2 on
  * bad usage.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "errno_name.h"
@@ -82,6 +102,20 @@ static void prep_copy(struct io_uring_sqe *sqe, int fd, const void *arg,
 	io_uring_sqe_set_data64(sqe, tag);
 }
 
+/* Parse SRC:DST:LEN into @r, its copied set to ~0; -1 if malformed. */
+static int parse_range(const char *p, struct blkcopy_range *r)
+{
+	const char *q = strchr(p, ':');
+
+	if (!q || !strchr(q + 1, ':'))
+		return -1;
+	r->src = parse_size(p);
+	r->dst = parse_size(q + 1);
+	r->len = parse_size(strchr(q + 1, ':') + 1);
+	r->copied = ~0ULL;
+	return 0;
+}
+
 static struct blkcopy *alloc_arg(unsigned int n)
 {
 	struct blkcopy *arg;
@@ -105,15 +139,21 @@ static int open_dev(const char *dev, int flags)
 	return fd;
 }
 
-static void ring_init(struct io_uring *ring, unsigned int entries)
+static void ring_init_flags(struct io_uring *ring, unsigned int entries,
+			    unsigned int flags)
 {
-	int ret = io_uring_queue_init(entries, ring, 0);
+	int ret = io_uring_queue_init(entries, ring, flags);
 
 	if (ret < 0) {
 		fprintf(stderr, "copy_uring: io_uring_queue_init: %s\n",
 			strerror(-ret));
 		exit(1);
 	}
+}
+
+static void ring_init(struct io_uring *ring, unsigned int entries)
+{
+	ring_init_flags(ring, entries, 0);
 }
 
 /* Wait for a CQE; exit on a failure to wait. */
@@ -173,17 +213,9 @@ static int do_one(int argc, char **argv)
 		return 2;
 	}
 	arg = alloc_arg(n);
-	for (i = 0; i < n; i++) {
-		char *p = argv[optind + 1 + i], *q;
-
-		q = strchr(p, ':');
-		if (!q || !strchr(q + 1, ':'))
+	for (i = 0; i < n; i++)
+		if (parse_range(argv[optind + 1 + i], &arg->ranges[i]))
 			return 2;
-		arg->ranges[i].src = parse_size(p);
-		arg->ranges[i].dst = parse_size(q + 1);
-		arg->ranges[i].len = parse_size(strchr(q + 1, ':') + 1);
-		arg->ranges[i].copied = ~0ULL;
-	}
 	arg->nr_ranges = nr >= 0 ? (unsigned int)nr : (unsigned int)n;
 	arg->flags = flags;
 	if (rsvd >= 0 && rsvd < 5)
@@ -377,9 +409,184 @@ static int do_stream(int argc, char **argv)
 	return 0;
 }
 
+/* User plus system time of process @pid in clock ticks, or -1. */
+static long long cpu_ticks(pid_t pid)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* Fields 14 and 15, counted after the command name's ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return -1;
+	return utime + stime;
+}
+
+/* The kworker running io_uring's ring exit work now, or 0. */
+static pid_t find_exit_worker(void)
+{
+	char path[288], comm[64];
+	struct dirent *de;
+	pid_t pid = 0;
+	DIR *d;
+	FILE *f;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!pid && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, "kworker/", 8) && strstr(comm, "+iou_exit"))
+			pid = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return pid;
+}
+
+/* Whether process @pid is stopped ('T' in /proc/PID/stat). */
+static int is_stopped(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'T';
+}
+
+/* Whether the block device of @fd has no request in flight. */
+static int dev_idle(int fd)
+{
+	unsigned long long r = 1, w = 1;
+	char path[96];
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/inflight",
+		 major(st.st_rdev), minor(st.st_rdev));
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &r, &w) != 2)
+		r = 1;
+	fclose(f);
+	return !r && !w;
+}
+
+/* The child of do_stopped(): see the comment at the top. */
+static int stopped_child(struct io_uring *ring, int fd, pid_t parent,
+			 double wait, double measure)
+{
+	long long t0, t1;
+	pid_t worker;
+
+	usleep(wait * 1e6);
+	printf("task stopped, device idle: %s\n",
+	       is_stopped(parent) && dev_idle(fd) ? "yes" : "no");
+	io_uring_queue_exit(ring);
+	usleep(100000);
+	worker = find_exit_worker();
+	t0 = worker ? cpu_ticks(worker) : -1;
+	usleep(measure * 1e6);
+	t1 = worker ? cpu_ticks(worker) : -1;
+	if (!worker)
+		printf("exit work: done\n");
+	else if (t0 < 0 || t1 < 0)
+		printf("exit work: no CPU time of kworker %d\n", (int)worker);
+	else
+		printf("exit work: %lld ms of CPU in %.0f ms\n",
+		       (t1 - t0) * 1000 / sysconf(_SC_CLK_TCK), measure * 1000);
+	fflush(stdout);
+	kill(parent, SIGCONT);
+	return 0;
+}
+
+static int do_stopped(int argc, char **argv)
+{
+	unsigned int setup = 0;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct blkcopy *arg;
+	double wait = 1, measure = 1;
+	int opt, fd, status;
+	pid_t parent, child;
+
+	while ((opt = getopt(argc, argv, "CDw:m:")) != -1) {
+		switch (opt) {
+		case 'C': setup = IORING_SETUP_COOP_TASKRUN; break;
+		case 'D':
+			setup = IORING_SETUP_DEFER_TASKRUN |
+				IORING_SETUP_SINGLE_ISSUER;
+			break;
+		case 'w': wait = atof(optarg); break;
+		case 'm': measure = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: copy_uring stopped [-C | -D] [-w SECS] [-m SECS] DEV SRC:DST:LEN\n");
+		return 2;
+	}
+	arg = alloc_arg(1);
+	arg->nr_ranges = 1;
+	if (parse_range(argv[optind + 1], &arg->ranges[0]))
+		return 2;
+	fd = open_dev(argv[optind], O_RDWR);
+	ring_init_flags(&ring, 4, setup);
+	sqe = io_uring_get_sqe(&ring);
+	prep_copy(sqe, fd, arg, 0);
+	if (io_uring_submit(&ring) != 1) {
+		fprintf(stderr, "copy_uring: io_uring_submit failed\n");
+		return 1;
+	}
+	fflush(stdout);
+	parent = getpid();
+	child = fork();
+	if (child < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (!child)
+		_exit(stopped_child(&ring, fd, parent, wait, measure));
+	io_uring_queue_exit(&ring);
+	raise(SIGSTOP);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+		return 1;
+	close(fd);
+	return WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "stream"))
 		return do_stream(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "stopped"))
+		return do_stopped(argc - 1, argv + 1);
 	return do_one(argc, argv);
 }
