@@ -519,11 +519,13 @@ pub(crate) unsafe fn cancel(cmd: &IoUringCmd, slot: *mut *mut c_void, flags: Iss
     match moved {
         Ok(_) => {}
         Err(Stage::Finishing) => {
-            // The task work is queued and completes the command, when its task runs: one that is
-            // stopped or in an uninterruptible sleep would leave ring exit retrying this.
-            // SAFETY: The task work that holds the right to complete the command runs with
-            // `uring_lock` held, which the caller holds (the safety requirements): the command
-            // does not complete during this call.
+            // `end_io` handed the command to the task work, possibly through `work`, which only
+            // queues it. The task work completes it when its task runs: one that is stopped or in
+            // an uninterruptible sleep would leave ring exit retrying this.
+            // SAFETY: Only the task work completes the command, with `uring_lock` held, which the
+            // caller holds (the safety requirements): the command does not complete during this
+            // call. `issue` marked it before the stage left `Starting`, and nothing marks it
+            // again.
             unsafe { cmd.del_cancelable(flags) };
             return;
         }

@@ -142,12 +142,14 @@ impl IoUringCmd {
     ///
     /// # Safety
     ///
-    /// The command must not complete while this runs: whoever holds the right to complete it
-    /// does not use it meanwhile (for example, uses it only with the ring's `uring_lock` held,
-    /// which the caller holds).
+    /// The command's cancelable mark must not change while this runs: the command does not
+    /// complete meanwhile (whoever holds the right to complete it does not use it, for example
+    /// uses it only with the ring's `uring_lock` held, which the caller holds), and is not being
+    /// marked ([`QueuedCmd::mark_cancelable`]) elsewhere.
     pub unsafe fn del_cancelable(&self, flags: IssueFlags<'_>) {
         // SAFETY: By the type invariant the request is allocated while `self` lives, and by the
-        // safety requirements the command does not complete meanwhile, which would unmark it too.
+        // safety requirements nothing else changes the command's mark meanwhile: neither its
+        // completion, which would unmark it too, nor a mark, which would list it again.
         // By the type invariant of `IssueFlags`, `flags` are those of a call on the command's
         // ring that is running now, so they tell whether this task holds the ring's
         // `uring_lock`, which is what the C function needs them for.
