@@ -31,15 +31,16 @@
  * issues one command on a ring set up with IORING_SETUP_COOP_TASKRUN (-C),
  * IORING_SETUP_DEFER_TASKRUN (-D) or neither, forks, unmaps and closes its
  * ring and stops itself (SIGSTOP). The child, which holds the ring then,
- * waits SECS seconds (default 1) for the copy to end, prints "task stopped,
- * device idle: yes" (or no) and closes the ring, so that io_uring's ring
- * exit work runs while the copy's completion waits for the stopped task;
- * 0.1 s later it prints "exit work: N ms of CPU in M ms", the CPU time of the
- * kworker running it ("+iou_exit" in its comm) over -m SECS (default 1), or
- * "exit work: done" when none runs, then
- * continues its parent (SIGCONT), which waits for it and exits with its
- * status. The copy's result is not reaped (the ring is gone): check the
- * data.
+ * waits up to SECS seconds (default 2) for the parent to be stopped and the
+ * device idle, prints "task stopped, device idle, no CQE: yes" (or no: one
+ * of them is not so, or another ring's exit work runs) and closes the ring,
+ * so that io_uring's ring exit work runs while the copy's completion waits
+ * for the stopped task; 0.1 s later it prints "exit work: N ms of CPU in M
+ * ms", the CPU time of the kworker running it ("+iou_exit" in its comm)
+ * over -m SECS (default 1), or "exit work: done" when none runs. Then it
+ * continues its parent (SIGCONT) once that is stopped, which waits for it
+ * and exits with its status. The copy's result is not reaped (the ring is
+ * gone): check the data.
  *
  * Offsets and lengths take a K, M or G suffix. Exits 1 on a bad setup, 2 on
  * bad usage.
@@ -500,15 +501,30 @@ static int dev_idle(int fd)
 }
 
 /* The child of do_stopped(): see the comment at the top. */
+/* Wait up to @secs for process @pid to be stopped; whether it is. */
+static int wait_stopped(pid_t pid, double secs)
+{
+	double end = now() + secs;
+
+	while (!is_stopped(pid) && now() < end)
+		usleep(20000);
+	return is_stopped(pid);
+}
+
+/* The child of do_stopped(): see the comment at the top. */
 static int stopped_child(struct io_uring *ring, int fd, pid_t parent,
 			 double wait, double measure)
 {
+	double end = now() + wait;
 	long long t0, t1;
+	int ready;
 	pid_t worker;
 
-	usleep(wait * 1e6);
-	printf("task stopped, device idle: %s\n",
-	       is_stopped(parent) && dev_idle(fd) ? "yes" : "no");
+	while (!(is_stopped(parent) && dev_idle(fd)) && now() < end)
+		usleep(20000);
+	ready = is_stopped(parent) && dev_idle(fd) && !io_uring_cq_ready(ring) &&
+		!find_exit_worker();
+	printf("task stopped, device idle, no CQE: %s\n", ready ? "yes" : "no");
 	io_uring_queue_exit(ring);
 	usleep(100000);
 	worker = find_exit_worker();
@@ -523,8 +539,10 @@ static int stopped_child(struct io_uring *ring, int fd, pid_t parent,
 		printf("exit work: %lld ms of CPU in %.0f ms\n",
 		       (t1 - t0) * 1000 / sysconf(_SC_CLK_TCK), measure * 1000);
 	fflush(stdout);
+	/* A SIGCONT before the parent's SIGSTOP would leave it stopped. */
+	wait_stopped(parent, 5);
 	kill(parent, SIGCONT);
-	return 0;
+	return ready ? 0 : 1;
 }
 
 static int do_stopped(int argc, char **argv)
@@ -533,7 +551,7 @@ static int do_stopped(int argc, char **argv)
 	struct io_uring_sqe *sqe;
 	struct io_uring ring;
 	struct blkcopy *arg;
-	double wait = 1, measure = 1;
+	double wait = 2, measure = 1;
 	int opt, fd, status;
 	pid_t parent, child;
 
