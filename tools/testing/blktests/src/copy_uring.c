@@ -410,25 +410,38 @@ static int do_stream(int argc, char **argv)
 	return 0;
 }
 
-/* User plus system time of process @pid in clock ticks, or -1. */
-static long long cpu_ticks(pid_t pid)
+/*
+ * Read /proc/PID/stat of process @pid into @buf (@size bytes); return its
+ * fields after the command name (from the state, field 3 on), or NULL.
+ */
+static const char *proc_stat(pid_t pid, char *buf, size_t size)
 {
-	unsigned long long utime, stime;
-	char path[64], buf[1024], *p;
+	char path[64], *p;
 	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	n = fread(buf, 1, size - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	/* Fields 14 and 15, counted after the command name's ')' */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &utime, &stime) != 2)
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* User plus system time of process @pid in clock ticks, or -1. */
+static long long cpu_ticks(pid_t pid)
+{
+	unsigned long long utime, stime;
+	const char *fields;
+	char buf[1024];
+
+	/* Fields 14 and 15 */
+	fields = proc_stat(pid, buf, sizeof(buf));
+	if (!fields || sscanf(fields, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			      &utime, &stime) != 2)
 		return -1;
 	return utime + stime;
 }
@@ -464,19 +477,11 @@ static pid_t find_exit_worker(void)
 /* Whether process @pid is stopped ('T' in /proc/PID/stat). */
 static int is_stopped(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
+	const char *fields;
+	char buf[1024];
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'T';
+	fields = proc_stat(pid, buf, sizeof(buf));
+	return fields && fields[0] == 'T';
 }
 
 /* Whether the block device of @fd has no request in flight. */
