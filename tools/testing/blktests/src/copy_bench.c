@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "mono_time.h"
 #include <linux/blk-copy.h>
 
 #define BLK 4096
@@ -107,14 +108,6 @@ static unsigned long long parse_size(const char *s)
 		exit(2);
 	}
 	return v;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Guest CPU time so far, all CPUs, in seconds: user+nice, system+irq+softirq. */

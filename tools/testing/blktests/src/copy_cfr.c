@@ -4,16 +4,19 @@
  * tests. Named copy_cfr, not copy_file_range, so that it cannot collide with
  * a program of that name in upstream blktests' src/.
  *
- *   copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] SRC SRC_OFF DST DST_OFF LEN
+ *   copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] [-R SECS] SRC SRC_OFF DST DST_OFF LEN
  *
  *   -b        open without O_DIRECT (buffered)
  *   -r        open DST read-only
  *   -1        call copy_file_range() once instead of looping until done
  *   -F        pass a source offset pointer the kernel cannot read
  *   -f FLAGS  pass FLAGS as the flags argument
+ *   -R SECS   copy LEN again and again through the same descriptors until a
+ *             copy falls short or SECS seconds passed
  *
  * Offsets and lengths take a K, M or G suffix. Prints "copied N" with the
- * bytes copied, and the errno name of the call that failed, if one did.
+ * bytes copied, and the errno name of the call that failed, if one did, of
+ * the last copy; with -R then "copies N", N the copies of all LEN bytes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,28 +26,32 @@
 #include <string.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "mono_time.h"
 #include "size_arg.h"
 
 int main(int argc, char **argv)
 {
 	int opt, buffered = 0, dst_ro = 0, once = 0, bad_ptr = 0, in, out;
+	unsigned long long copies = 0;
+	long long done, len, src, dst;
+	double repeat = 0, end;
 	unsigned int flags = 0;
-	long long done = 0, len;
 	loff_t pos_in, pos_out;
-	ssize_t ret = 0;
+	ssize_t ret;
 
-	while ((opt = getopt(argc, argv, "br1Ff:")) != -1) {
+	while ((opt = getopt(argc, argv, "br1Ff:R:")) != -1) {
 		switch (opt) {
 		case 'b': buffered = 1; break;
 		case 'r': dst_ro = 1; break;
 		case '1': once = 1; break;
 		case 'F': bad_ptr = 1; break;
 		case 'f': flags = strtoul(optarg, NULL, 0); break;
+		case 'R': repeat = atof(optarg); break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 5) {
-		fprintf(stderr, "usage: copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] "
+		fprintf(stderr, "usage: copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] [-R SECS] "
 			"SRC SRC_OFF DST DST_OFF LEN\n");
 		return 2;
 	}
@@ -54,20 +61,31 @@ int main(int argc, char **argv)
 		perror("open");
 		return 2;
 	}
-	pos_in = parse_size(argv[optind + 1]);
-	pos_out = parse_size(argv[optind + 3]);
+	src = parse_size(argv[optind + 1]);
+	dst = parse_size(argv[optind + 3]);
 	len = parse_size(argv[optind + 4]);
-	while (done < len) {
-		ret = copy_file_range(in, bad_ptr ? (loff_t *)16 : &pos_in, out, &pos_out,
-				      len - done, flags);
-		if (ret <= 0)
-			break;
-		done += ret;
-		if (once)
-			break;
-	}
+	end = now() + repeat;
+	do {
+		pos_in = src;
+		pos_out = dst;
+		done = 0;
+		ret = 0;
+		while (done < len) {
+			ret = copy_file_range(in, bad_ptr ? (loff_t *)16 : &pos_in, out,
+					      &pos_out, len - done, flags);
+			if (ret <= 0)
+				break;
+			done += ret;
+			if (once)
+				break;
+		}
+		if (done == len)
+			copies++;
+	} while (repeat > 0 && done == len && now() < end);
 	printf("copied %lld\n", done);
 	if (ret < 0)
 		printf("%s\n", errno_name(errno));
+	if (repeat > 0)
+		printf("copies %llu\n", copies);
 	return 0;
 }

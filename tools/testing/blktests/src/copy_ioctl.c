@@ -2,7 +2,7 @@
 /*
  * Issue one BLKCOPY ioctl and print its outcome, for the copy offload tests.
  *
- *   copy_ioctl [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] DEV SRC:DST:LEN...
+ *   copy_ioctl [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] [-R SECS] DEV SRC:DST:LEN...
  *
  *   -r        open DEV read-only (BLKCOPY wants write access)
  *   -O        set BLKCOPY_OFFLOAD_ONLY
@@ -10,9 +10,13 @@
  *   -n NR     claim NR ranges whatever was given
  *   -z WORD   set reserved word WORD (0-4) to 1
  *   -F        pass a pointer the kernel cannot read
+ *   -R SECS   repeat the call on the same descriptor until one fails or SECS
+ *             seconds passed (a device can go away under it, not only
+ *             between opens)
  *
  * Offsets and lengths take a K, M or G suffix. Prints "ok" or the errno name,
- * then "offloaded" or "onloaded", then each range's copied bytes.
+ * then "offloaded" or "onloaded", then each range's copied bytes, of the last
+ * call; with -R then "copies N", N the calls that succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "mono_time.h"
 #include <linux/blk-copy.h>
 
 #define MAX_ARG_RANGES 4096
@@ -42,11 +47,13 @@ static unsigned long long parse_size(const char *s, char **end)
 int main(int argc, char **argv)
 {
 	long long nr = -1;
-	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, i, n;
+	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, i, n, err;
+	unsigned long long copies = 0;
+	double repeat = 0, end;
 	unsigned int flags = 0;
 	struct blkcopy *arg;
 
-	while ((opt = getopt(argc, argv, "rOf:n:z:F")) != -1) {
+	while ((opt = getopt(argc, argv, "rOf:n:z:FR:")) != -1) {
 		switch (opt) {
 		case 'r': read_only = 1; break;
 		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
@@ -54,6 +61,7 @@ int main(int argc, char **argv)
 		case 'n': nr = strtoll(optarg, NULL, 0); break;
 		case 'z': rsvd = atoi(optarg); break;
 		case 'F': bad_ptr = 1; break;
+		case 'R': repeat = atof(optarg); break;
 		default: return 2;
 		}
 	}
@@ -87,13 +95,21 @@ int main(int argc, char **argv)
 		perror(argv[optind]);
 		return 2;
 	}
-	if (ioctl(fd, BLKCOPY, bad_ptr ? (void *)16 : (void *)arg) < 0)
-		printf("%s\n", errno_name(errno));
-	else
-		printf("ok\n");
+	end = now() + repeat;
+	do {
+		for (i = 0; i < n; i++)
+			arg->ranges[i].copied = ~0ULL;
+		arg->out_flags = 0;
+		err = ioctl(fd, BLKCOPY, bad_ptr ? (void *)16 : (void *)arg) < 0 ? errno : 0;
+		if (!err)
+			copies++;
+	} while (repeat > 0 && !err && now() < end);
+	printf("%s\n", err ? errno_name(err) : "ok");
 	printf("%s\n", arg->out_flags & BLKCOPY_OFFLOADED ? "offloaded" : "onloaded");
 	for (i = 0; i < n; i++)
 		printf("range %d copied %llu\n", i, (unsigned long long)arg->ranges[i].copied);
+	if (repeat > 0)
+		printf("copies %llu\n", copies);
 	close(fd);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "mono_time.h"
 #include <linux/blk-copy.h>
 
 /* include/uapi/linux/blkdev.h of the series, which $(UAPI) does not hold */
@@ -69,14 +70,6 @@ static unsigned long long parse_size(const char *s)
 		exit(2);
 	}
 	return v;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Guest CPU time so far, all CPUs, in seconds, as copy_bench counts it. */

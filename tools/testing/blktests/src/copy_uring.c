@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "errno_name.h"
+#include "mono_time.h"
 #include "size_arg.h"
 #include <linux/blk-copy.h>
 
@@ -268,14 +269,6 @@ static int do_one(int argc, char **argv)
 	io_uring_queue_exit(&ring);
 	close(fd);
 	return 0;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Errors seen by do_stream(), by errno */
