@@ -26,6 +26,10 @@ use kernel::{
             Atomic,
             Relaxed, //
         },
+        barrier::{
+            smp_mb,
+            Read, //
+        },
         Arc, //
     }, //
 };
@@ -97,7 +101,18 @@ impl CopyArgs {
             &dst,
             &Limits::of(db),
             sb.same_disk(db),
-        )?;
+        )
+        .map_err(|e| {
+            // A disk being removed has no capacity left: say that it is gone, not that the
+            // ranges are wrong. `__blk_mark_disk_dead()` sets `GD_DEAD` before it zeroes the
+            // capacity, so read the state after the capacity.
+            smp_mb(Read);
+            if e == EINVAL && !(sb.is_live() && db.is_live()) {
+                ENODEV
+            } else {
+                e
+            }
+        })?;
         // Counted once it finishes, on the destination's disk.
         CopyStat::prepare(db)?;
         plan::merge_contiguous(&mut src);
