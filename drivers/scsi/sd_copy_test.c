@@ -3,7 +3,8 @@
  * KUnit tests of copy offload in sd: the EXTENDED COPY (LID1) parameter
  * list builder, the parser of the copy manager's operating parameters, the
  * limits sd derives from them, the designator lookup in VPD page 83h and
- * the sense data that turns copy offload off. None needs a device.
+ * what sd does with each kind of sense data of a failed EXTENDED COPY. None
+ * needs a device.
  */
 #include <kunit/test.h>
 #include <linux/blkdev.h>
@@ -417,6 +418,39 @@ static void sd_copy_test_refusals(struct kunit *test)
 	}
 }
 
+static void sd_copy_test_sense_actions(struct kunit *test)
+{
+	static const struct {
+		u8 key, asc, ascq;
+		enum sd_xcopy_action action;
+	} cases[] = {
+		{ RECOVERED_ERROR, 0x00, 0x00, SD_XCOPY_DONE },
+		{ ILLEGAL_REQUEST, 0x20, 0x00, SD_XCOPY_FALLBACK_OFF },
+		{ ILLEGAL_REQUEST, 0x26, 0x08, SD_XCOPY_FALLBACK_OFF },
+		{ ILLEGAL_REQUEST, 0x21, 0x00, SD_XCOPY_FALLBACK },
+		{ ILLEGAL_REQUEST, 0x55, 0x03, SD_XCOPY_FALLBACK },
+		/* COPY TARGET DEVICE NOT REACHABLE, as LIO answers */
+		{ COPY_ABORTED, 0x0d, 0x02, SD_XCOPY_FALLBACK },
+		{ MEDIUM_ERROR, 0x11, 0x00, SD_XCOPY_FALLBACK },
+		{ HARDWARE_ERROR, 0x44, 0x00, SD_XCOPY_FALLBACK },
+		{ UNIT_ATTENTION, 0x29, 0x00, SD_XCOPY_FAIL },
+		{ NOT_READY, 0x04, 0x00, SD_XCOPY_FAIL },
+		{ DATA_PROTECT, 0x27, 0x00, SD_XCOPY_FAIL },
+		{ ABORTED_COMMAND, 0x00, 0x00, SD_XCOPY_FAIL },
+	};
+	struct scsi_sense_hdr sshdr = { .response_code = 0x70 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		sshdr.sense_key = cases[i].key;
+		sshdr.asc = cases[i].asc;
+		sshdr.ascq = cases[i].ascq;
+		KUNIT_EXPECT_EQ_MSG(test, sd_xcopy_sense_action(&sshdr),
+				    cases[i].action, "key %xh ASC %02xh ASCQ %02xh",
+				    cases[i].key, cases[i].asc, cases[i].ascq);
+	}
+}
+
 static struct kunit_case sd_copy_test_cases[] = {
 	KUNIT_CASE(sd_copy_test_parse_lio),
 	KUNIT_CASE(sd_copy_test_parse_refused),
@@ -425,6 +459,7 @@ static struct kunit_case sd_copy_test_cases[] = {
 	KUNIT_CASE(sd_copy_test_build_pieces),
 	KUNIT_CASE(sd_copy_test_build_invalid),
 	KUNIT_CASE(sd_copy_test_refusals),
+	KUNIT_CASE(sd_copy_test_sense_actions),
 	{}
 };
 
