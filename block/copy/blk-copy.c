@@ -73,7 +73,7 @@ core_initcall(blk_copy_init);
  * errno, also in @params->status; for an asynchronous one, -EIOCBQUEUED
  * once @params->end_io will be called, or an error for a copy that was not
  * started (then @params->end_io is not called). -EINVAL for bad segments or
- * flags, -ENODEV when a device is being removed, -EPERM when
+ * flags, -ENODEV when a device is marked dead (being removed), -EPERM when
  * @params->dst_bdev is read-only, -EOPNOTSUPP (with
  * %BLKDEV_COPY_NOFALLBACK) when the devices cannot offload (the rest of) the
  * copy, -EINTR when a synchronous copy was killed. On an error the bytes

@@ -4,7 +4,8 @@
  * tests. Named copy_cfr, not copy_file_range, so that it cannot collide with
  * a program of that name in upstream blktests' src/.
  *
- *   copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] [-R SECS] SRC SRC_OFF DST DST_OFF LEN
+ *   copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] [-R SECS [-W FILE]]
+ *            SRC SRC_OFF DST DST_OFF LEN
  *
  *   -b        open without O_DIRECT (buffered)
  *   -r        open DST read-only
@@ -13,6 +14,7 @@
  *   -f FLAGS  pass FLAGS as the flags argument
  *   -R SECS   copy LEN again and again through the same descriptors until a
  *             copy falls short or SECS seconds passed
+ *   -W FILE   with -R, write "1" to FILE once the first copy is whole
  *
  * Offsets and lengths take a K, M or G suffix. Prints "copied N" with the
  * bytes copied, and the errno name of the call that failed, if one did, of
@@ -27,19 +29,21 @@
 #include <unistd.h>
 #include "errno_name.h"
 #include "mono_time.h"
+#include "ready_file.h"
 #include "size_arg.h"
 
 int main(int argc, char **argv)
 {
 	int opt, buffered = 0, dst_ro = 0, once = 0, bad_ptr = 0, in, out;
 	unsigned long long copies = 0;
+	const char *ready = NULL;
 	long long done, len, src, dst;
 	double repeat = 0, end;
 	unsigned int flags = 0;
 	loff_t pos_in, pos_out;
 	ssize_t ret;
 
-	while ((opt = getopt(argc, argv, "br1Ff:R:")) != -1) {
+	while ((opt = getopt(argc, argv, "br1Ff:R:W:")) != -1) {
 		switch (opt) {
 		case 'b': buffered = 1; break;
 		case 'r': dst_ro = 1; break;
@@ -47,12 +51,13 @@ int main(int argc, char **argv)
 		case 'F': bad_ptr = 1; break;
 		case 'f': flags = strtoul(optarg, NULL, 0); break;
 		case 'R': repeat = atof(optarg); break;
+		case 'W': ready = optarg; break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 5) {
-		fprintf(stderr, "usage: copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] [-R SECS] "
-			"SRC SRC_OFF DST DST_OFF LEN\n");
+		fprintf(stderr, "usage: copy_cfr [-b] [-r] [-1] [-F] [-f FLAGS] "
+			"[-R SECS [-W FILE]] SRC SRC_OFF DST DST_OFF LEN\n");
 		return 2;
 	}
 	in = open(argv[optind], O_RDONLY | (buffered ? 0 : O_DIRECT));
@@ -79,8 +84,8 @@ int main(int argc, char **argv)
 			if (once)
 				break;
 		}
-		if (done == len)
-			copies++;
+		if (done == len && !copies++ && ready)
+			write_ready_file(ready);
 	} while (repeat > 0 && done == len && now() < end);
 	printf("copied %lld\n", done);
 	if (ret < 0)

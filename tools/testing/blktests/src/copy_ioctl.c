@@ -2,7 +2,8 @@
 /*
  * Issue one BLKCOPY ioctl and print its outcome, for the copy offload tests.
  *
- *   copy_ioctl [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] [-R SECS] DEV SRC:DST:LEN...
+ *   copy_ioctl [-r] [-O] [-f FLAGS] [-n NR] [-z WORD] [-F] [-R SECS [-W FILE]]
+ *              DEV SRC:DST:LEN...
  *
  *   -r        open DEV read-only (BLKCOPY wants write access)
  *   -O        set BLKCOPY_OFFLOAD_ONLY
@@ -13,6 +14,7 @@
  *   -R SECS   repeat the call on the same descriptor until one fails or SECS
  *             seconds passed (a device can go away under it, not only
  *             between opens)
+ *   -W FILE   with -R, write "1" to FILE once the first call succeeded
  *
  * Offsets and lengths take a K, M or G suffix. Prints "ok" or the errno name,
  * then "offloaded" or "onloaded", then each range's copied bytes, of the last
@@ -27,6 +29,7 @@
 #include <unistd.h>
 #include "errno_name.h"
 #include "mono_time.h"
+#include "ready_file.h"
 #include <linux/blk-copy.h>
 
 #define MAX_ARG_RANGES 4096
@@ -49,11 +52,12 @@ int main(int argc, char **argv)
 	long long nr = -1;
 	int opt, fd, rsvd = -1, bad_ptr = 0, read_only = 0, i, n, err;
 	unsigned long long copies = 0;
+	const char *ready = NULL;
 	double repeat = 0, end;
 	unsigned int flags = 0;
 	struct blkcopy *arg;
 
-	while ((opt = getopt(argc, argv, "rOf:n:z:FR:")) != -1) {
+	while ((opt = getopt(argc, argv, "rOf:n:z:FR:W:")) != -1) {
 		switch (opt) {
 		case 'r': read_only = 1; break;
 		case 'O': flags = BLKCOPY_OFFLOAD_ONLY; break;
@@ -62,6 +66,7 @@ int main(int argc, char **argv)
 		case 'z': rsvd = atoi(optarg); break;
 		case 'F': bad_ptr = 1; break;
 		case 'R': repeat = atof(optarg); break;
+		case 'W': ready = optarg; break;
 		default: return 2;
 		}
 	}
@@ -101,8 +106,8 @@ int main(int argc, char **argv)
 			arg->ranges[i].copied = ~0ULL;
 		arg->out_flags = 0;
 		err = ioctl(fd, BLKCOPY, bad_ptr ? (void *)16 : (void *)arg) < 0 ? errno : 0;
-		if (!err)
-			copies++;
+		if (!err && !copies++ && ready)
+			write_ready_file(ready);
 	} while (repeat > 0 && !err && now() < end);
 	printf("%s\n", err ? errno_name(err) : "ok");
 	printf("%s\n", arg->out_flags & BLKCOPY_OFFLOADED ? "offloaded" : "onloaded");

@@ -29,7 +29,7 @@ all: $(addprefix $(O)/,$(PROGS))
 $(addprefix $(O)/,$(URING_PROGS)): LDLIBS += -luring
 $(O)/copy_qd: LDLIBS += -luring -lpthread
 
-$(O)/%: %.c errno_name.h mono_time.h size_arg.h $(UAPI)/linux/blk-copy.h
+$(O)/%: %.c errno_name.h mono_time.h ready_file.h size_arg.h $(UAPI)/linux/blk-copy.h
 	@mkdir -p $(O)
 	$(CC) $(CFLAGS) -I$(UAPI) -o $@ $< $(LDLIBS)
 
