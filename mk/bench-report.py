@@ -677,11 +677,41 @@ def qd_runs(rows):
             bad.append(f"{r['dev']} {r['method']} {size_name(r['size'])} QD {r['qd']} rep {r['rep']}: "
                        f"{r['check']}")
         elif r["secs"] > 0 and r["bytes"] > 0:
-            runs[r["dev"], r["method"], r["size"], r["qd"]].append(r)
+            runs[r["dev"], qd_method(r), r["size"], r["qd"]].append(r)
     return runs, bad
 
 
+def qd_method(r):
+    """"blkcopy", or "uring" and its ring when it is not the plain one waiting for one completion."""
+    if r["method"] != "uring":
+        return r["method"]
+    ring, wait = r.get("ring", "plain"), r.get("wait", 1)
+    return "uring" + ("" if ring == "plain" else f" {ring}") + ("" if wait == 1 else f" wait {wait}")
+
+
 QD_MIN_CPU_SECS = 1.0
+
+
+def qd_stat_table(rows):
+    """Events per copy of the queue depth runs made under perf stat (BENCH_QD_STAT): for each run
+    but its repetition, the events of all its repetitions over their copies."""
+    counts, copies, events = defaultdict(lambda: defaultdict(int)), defaultdict(int), []
+    seen = set()
+    for r in rows:
+        if r.get("kind") != "qdstat" or not r["copies"]:
+            continue
+        run = r["run"].rsplit("-", 1)[0]
+        counts[run][r["event"]] += r["count"]
+        if (r["run"], r["event"]) in seen:
+            continue
+        seen.add((r["run"], r["event"]))
+        if r["event"] not in events:
+            events.append(r["event"])
+        if r["event"] == events[0]:
+            copies[run] += r["copies"]
+    out = [[run] + [fmt(counts[run][e] / copies[run]) if copies[run] else "-" for e in events]
+           for run in counts]
+    return ["run"] + [e.split(":")[-1] for e in events], out
 
 
 def qd_table(runs, idle):
@@ -689,10 +719,10 @@ def qd_table(runs, idle):
     BLKCOPY threads as commands in flight, throughput (median of the runs, each over the BLKCOPY
     run of its repetition) and CPU per GiB (over all runs, less the idle guest's)."""
     rows, verdicts = [], []
-    keys = sorted({(d, s, q) for d, _, s, q in runs},
-                  key=lambda k: (DEVICES.index(k[0]) if k[0] in DEVICES else 9, k[1], k[2]))
-    for dev, size, depth in keys:
-        uring, threads = runs.get((dev, "uring", size, depth), []), runs.get((dev, "blkcopy", size, depth), [])
+    keys = sorted({(d, s, q, m) for d, m, s, q in runs if m != "blkcopy"},
+                  key=lambda k: (DEVICES.index(k[0]) if k[0] in DEVICES else 9, k[1], k[2], k[3]))
+    for dev, size, depth, method in keys:
+        uring, threads = runs.get((dev, method, size, depth), []), runs.get((dev, "blkcopy", size, depth), [])
         cells, cpu_secs = [], []
         for reps in (uring, threads):
             if reps:
@@ -712,11 +742,12 @@ def qd_table(runs, idle):
         # The submitting thread's own CPU time over the run's time (copy_qd's "thread_cpu", absent
         # in runs before it had it): 1.0 is a vCPU kept busy.
         busy = [r["thread_cpu"] / r["secs"] for r in uring if "thread_cpu" in r]
-        rows.append([dev, size_name(size), depth, fmt(cells[0][0]), fmt(cells[0][1]),
+        rows.append([dev, size_name(size), depth, method, fmt(cells[0][0]), fmt(cells[0][1]),
                      fmt(statistics.median(busy)) if busy else "-", fmt(cells[1][0]),
                      fmt(cells[1][1]), fmt(ratio), fmt(cpu_ratio), f"{len(uring)}/{len(threads)}"])
         if depth == 32:
-            name = f"{dev} {size_name(size)} QD 32: one io_uring thread vs 32 BLKCOPY threads"
+            name = f"{dev} {size_name(size)} QD 32: one io_uring thread vs 32 BLKCOPY threads" + \
+                ("" if method == "uring" else f" ({method})")
             if ratio is not None and not cpu_measured:
                 verdicts.append((name, verdict(ratio >= 1.0),
                                  f"throughput x{ratio:.2f} (target >= 1); CPU too little to compare "
@@ -948,9 +979,17 @@ def main():
                "run of its repetition, CPU/GiB over all runs. CPU: guest-wide, less the idle guest's, as "
                "above; io_uring thread busy: its own CPU time over the run's (1 is a vCPU). Target at "
                "QD 32: the io_uring thread at least as fast, with less CPU per GiB.", ""]
-        md += table(["dev", "size", "QD", "io_uring MiB/s", "io_uring CPU s/GiB", "io_uring thread busy",
+        md += table(["dev", "size", "QD", "ring", "io_uring MiB/s", "io_uring CPU s/GiB", "io_uring thread busy",
                      "threads MiB/s",
                      "threads CPU s/GiB", "x threads", "CPU x threads", "runs"], qd_rows) + [""]
+        md += ["Ring: uring is a ring set up with flags 0 that waits for one completion per "
+               "io_uring_enter(); defer: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; wait N: "
+               "N completions per io_uring_enter() (BENCH_QD_RINGS).", ""]
+        stat_header, stat_rows = qd_stat_table(rows)
+        if stat_rows:
+            md += ["Events per copy (perf stat over the whole guest during each run, BENCH_QD_STAT=1; "
+                   "run: device-method-size-QD):", ""]
+            md += table(stat_header, stat_rows) + [""]
     elif config_list(config, "BENCH_QD_DEVICES"):
         qd_verdicts = [(f"{d} {s} QD 32: one io_uring thread vs 32 BLKCOPY threads", "miss", "no measurement")
                        for d in config_list(config, "BENCH_QD_DEVICES") if d not in ("0", "none")

@@ -74,6 +74,15 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_QD_DEPTHS:=1 2 4 8 16 32 64}"
 : "${BENCH_QD_SECS:=3}"			# each run copies for this long
 : "${BENCH_QD_REPS:=3}"			# uring and threads in turn, this many times
+# The io_uring side's rings, each run in turn: RING[:WAIT], RING plain
+# (flags 0) or defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
+# batch when the thread waits), WAIT the completions the thread waits for
+# per io_uring_enter() (default 1).
+: "${BENCH_QD_RINGS:=plain}"
+# BENCH_QD_STAT=1: perf stat counts, over the whole guest, the events that
+# hand a copy on (work items, wake-ups, switches, task works, allocations,
+# syscalls) during each run; the report divides them by the copies.
+: "${BENCH_QD_STAT:=}"
 # NVMe/TCP (device nvmetcp): nvmet over TCP on 127.0.0.1 to a memory-backed
 # rnull disk that offloads copies of up to BENCH_TCP_COPY_BYTES (nvmet
 # advertises that as MSSRL and MCL), the host connected with nvme-cli, the
@@ -116,6 +125,12 @@ if [[ " $BENCH_ONLY " == *" tcp "* ]]; then
 	done
 	BENCH_ONLY=$only
 fi
+for ring in $BENCH_QD_RINGS; do
+	if ! [[ $ring =~ ^(plain|defer)(:[1-9][0-9]*)?$ ]]; then
+		echo "bench: BENCH_QD_RINGS: '$ring' is not plain or defer, with :WAIT or without" >&2
+		exit 2
+	fi
+done
 case $BENCH_TCP_SHAPER in
 netem|tbf) ;;
 *) echo "bench: BENCH_TCP_SHAPER: unknown '$BENCH_TCP_SHAPER' (netem, tbf)" >&2; exit 2 ;;

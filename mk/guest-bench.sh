@@ -826,15 +826,56 @@ bench_thin() {
 	log "== lvm thin: $((SECONDS - t0)) s"
 }
 
+# The events perf stat counts per queue depth run (BENCH_QD_STAT=1): what
+# hands a copy from one context to the next, and what each copy allocates.
+QD_STAT_EVENTS=workqueue:workqueue_queue_work,workqueue:workqueue_execute_start,sched:sched_wakeup,sched:sched_switch,io_uring:io_uring_task_add,io_uring:io_uring_queue_async_work,io_uring:io_uring_complete,kmem:kmalloc,kmem:kmem_cache_alloc,raw_syscalls:sys_enter,block:block_rq_issue
+
+# Run copy_qd with method $2 (threads, or uring:RING[:WAIT] of
+# BENCH_QD_RINGS) and arguments "${@:3}"; its JSON line goes to the
+# results. With BENCH_QD_STAT, under perf stat: a "qdstat" line per event
+# (its count over the run named $1, and the run's copies).
+qd_run() {
+	local run=$1 how=$2 opts=() stat line ev count rc copies=0
+	shift 2
+	if [[ $how == uring:* ]]; then
+		[[ $how == uring:defer* ]] && opts+=(-D)
+		[[ $how == uring:*:* ]] && opts+=(-w "${how##*:}")
+		how=uring
+	fi
+	if [[ -z $BENCH_QD_STAT ]]; then
+		timeout -k 10 "$BENCH_CMD_TIMEOUT" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
+			>>"$results" 2>>"$FULL"
+		return
+	fi
+	stat=$(mktemp /tmp/qdstat.XXXXXX)
+	line=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" perf stat -a -x, -e "$QD_STAT_EVENTS" -o "$stat" -- \
+		"$helpers/copy_qd" "$how" "${opts[@]}" "$@" 2>>"$FULL")
+	rc=$?
+	[[ -n $line ]] && echo "$line" >>"$results"
+	[[ $line =~ \"copies\":([0-9]+) ]] && copies=${BASH_REMATCH[1]}
+	while IFS=, read -r count _ ev _; do
+		[[ $count =~ ^[0-9]+$ && -n $ev ]] || continue
+		printf '{"kind":"qdstat","run":"%s","event":"%s","count":%s,"copies":%s}\n' \
+			"$run" "$ev" "$count" "$copies"
+	done <"$stat" >>"$results"
+	rm -f "$stat"
+	return "$rc"
+}
+
 # The queue depth row: on each device of $BENCH_QD_DEVICES (offloading with
 # its hardware limit, so that the cost per copy is what is measured), for
 # each size of $BENCH_QD_SIZES and queue depth N of $BENCH_QD_DEPTHS,
 # copy_qd copies for $BENCH_QD_SECS seconds with one thread keeping N
-# BLOCK_URING_CMD_COPY commands in flight, then with N threads each making
-# one BLKCOPY after the other; one run of each in turn, $BENCH_QD_REPS times.
+# BLOCK_URING_CMD_COPY commands in flight (once per ring of
+# $BENCH_QD_RINGS), then with N threads each making one BLKCOPY after the
+# other; one run of each in turn, $BENCH_QD_REPS times.
 # One "qd" line per run.
 bench_qd() {
-	local name size depth rep how span=$((64 << 20)) q t0=$SECONDS
+	local name size depth rep how span=$((64 << 20)) q t0=$SECONDS ring hows=()
+	for ring in $BENCH_QD_RINGS; do
+		hows+=("uring:$ring")
+	done
+	hows+=(threads)
 	if [[ ! -x $helpers/copy_qd ]]; then
 		fail qd "copy_qd is missing (liburing)"
 		return
@@ -855,11 +896,11 @@ bench_qd() {
 		for size in $BENCH_QD_SIZES; do
 			for depth in $BENCH_QD_DEPTHS; do
 				for ((rep = 0; rep < BENCH_QD_REPS; rep++)); do
-					for how in uring threads; do
+					for how in "${hows[@]}"; do
 						log "$name: qd $how $size x$depth rep $rep"
-						timeout -k 10 "$BENCH_CMD_TIMEOUT" "$helpers/copy_qd" "$how" \
+						qd_run "$name-${how//:/-}-$size-$depth-$rep" "$how" \
 							-q "$depth" -s "$size" -T "$BENCH_QD_SECS" -r "$rep" -L "$name" \
-							"$DEV" 0 $((128 << 20)) "$span" >>"$results" 2>>"$FULL" ||
+							"$DEV" 0 $((128 << 20)) "$span" ||
 							fail "$name" "queue depth row: $how $size x$depth rep $rep"
 					done
 				done

@@ -4,13 +4,17 @@
  * flight by one thread with BLOCK_URING_CMD_COPY, against N threads each
  * making one BLKCOPY call after the other.
  *
- *   copy_qd uring -q N [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
+ *   copy_qd uring -q N [-D] [-w N] [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
  *   copy_qd threads -q N [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
  *
  * Copy i goes from SRC + o to DST + o, o = (i * SIZE) % SPAN (the threads
  * take i from one counter), for SECS seconds (default 3); then what is in
- * flight is reaped. Prints one JSON line: {"kind":"qd", "method": "uring" or
- * "blkcopy", "dev", "qd", "size", "rep", "copies", "bytes", "secs",
+ * flight is reaped. -D sets the ring up with IORING_SETUP_SINGLE_ISSUER and
+ * IORING_SETUP_DEFER_TASKRUN (completions run when the thread waits, in a
+ * batch); -w N waits for N completions per io_uring_enter() instead of one
+ * (fewer while fewer are in flight). Prints one JSON line: {"kind":"qd", "method": "uring" or
+ * "blkcopy", "dev", "qd", "ring" ("plain" or "defer"), "wait" (-w), "size", "rep",
+ * "copies", "bytes", "secs",
  * "cpu_user", "cpu_sys" (guest-wide, from /proc/stat), "thread_cpu" (user and
  * system time of the submitting thread, uring only, else 0), "check": "ok" or
  * what went wrong (a failed copy, one that did not offload)}. Sizes take a K, M
@@ -49,7 +53,7 @@ struct one_copy {
 };
 
 static struct {
-	int fd, qd;
+	int fd, qd, defer, wait;
 	unsigned long long size, src, dst, span;
 	double secs;
 	atomic_ullong next, copies, failed, onloaded;
@@ -168,7 +172,10 @@ static void run_uring(void)
 	int in_flight = 0, stop = 0, slot, ret;
 	char *busy = calloc(cfg.qd, 1);
 
-	if (!slots || !busy || io_uring_queue_init(cfg.qd, &ring, 0) < 0) {
+	unsigned int flags = cfg.defer ? IORING_SETUP_SINGLE_ISSUER |
+					 IORING_SETUP_DEFER_TASKRUN : 0;
+
+	if (!slots || !busy || io_uring_queue_init(cfg.qd, &ring, flags) < 0) {
 		fprintf(stderr, "copy_qd: no ring of %d entries\n", cfg.qd);
 		exit(1);
 	}
@@ -198,7 +205,8 @@ static void run_uring(void)
 		}
 		if (!in_flight)
 			break;
-		ret = io_uring_submit_and_wait(&ring, 1);
+		ret = io_uring_submit_and_wait(&ring, in_flight < cfg.wait ?
+						      in_flight : cfg.wait);
 		if (ret < 0 && ret != -EINTR) {
 			fprintf(stderr, "copy_qd: io_uring_submit_and_wait: %s\n",
 				strerror(-ret));
@@ -235,9 +243,12 @@ int main(int argc, char **argv)
 	cfg.qd = 1;
 	cfg.size = 4096;
 	cfg.secs = 3;
-	while ((opt = getopt(argc, argv, "q:s:T:r:L:")) != -1) {
+	cfg.wait = 1;
+	while ((opt = getopt(argc, argv, "q:Dw:s:T:r:L:")) != -1) {
 		switch (opt) {
 		case 'q': cfg.qd = atoi(optarg); break;
+		case 'D': cfg.defer = 1; break;
+		case 'w': cfg.wait = atoi(optarg); break;
 		case 's': cfg.size = parse_size(optarg); break;
 		case 'T': cfg.secs = atof(optarg); break;
 		case 'r': rep = atoi(optarg); break;
@@ -245,7 +256,8 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (argc - optind != 4 || cfg.qd < 1 || cfg.qd > 4096 || !cfg.size)
+	if (argc - optind != 4 || cfg.qd < 1 || cfg.qd > 4096 || !cfg.size ||
+	    cfg.wait < 1 || cfg.wait > cfg.qd)
 		return 2;
 	cfg.src = parse_size(argv[optind + 1]);
 	cfg.dst = parse_size(argv[optind + 2]);
@@ -274,11 +286,12 @@ int main(int argc, char **argv)
 	else if (cfg.onloaded)
 		snprintf(check, sizeof(check), "%llu copies not offloaded",
 			 (unsigned long long)cfg.onloaded);
-	printf("{\"kind\":\"qd\",\"method\":\"%s\",\"dev\":\"%s\",\"qd\":%d,\"size\":%llu,"
+	printf("{\"kind\":\"qd\",\"method\":\"%s\",\"dev\":\"%s\",\"qd\":%d,"
+	       "\"ring\":\"%s\",\"wait\":%d,\"size\":%llu,"
 	       "\"rep\":%u,\"copies\":%llu,\"bytes\":%llu,\"secs\":%.6f,"
 	       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"thread_cpu\":%.3f,\"check\":\"%s\"}\n",
 	       uring ? "uring" : "blkcopy", label ? label : argv[optind], cfg.qd,
-	       cfg.size, rep, (unsigned long long)cfg.copies,
+	       cfg.defer ? "defer" : "plain", cfg.wait, cfg.size, rep, (unsigned long long)cfg.copies,
 	       (unsigned long long)cfg.copies * cfg.size, t, u1 - u0, s1 - s0, tc, check);
 	close(cfg.fd);
 	return cfg.failed ? 1 : 0;
