@@ -985,6 +985,19 @@ def main():
         md += ["Ring: uring is a ring set up with flags 0 that waits for one completion per "
                "io_uring_enter(); defer: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; wait N: "
                "N completions per io_uring_enter() (BENCH_QD_RINGS).", ""]
+        if config_list(config, "BENCH_QD_PIN"):
+            md += ["BENCH_QD_PIN: every io_uring run pinned, its thread on CPU 0 and the unbound "
+                   "workqueues' workers (the blk_copy issuers) on CPU 1; the BLKCOPY threads are not.", ""]
+        traces = [r for r in rows if r.get("kind") == "qdtrace" and r.get("work_items")]
+        if traces:
+            md += ["Traced runs (BENCH_QD_TRACE=1, perf record of blk_copy work items and scheduler "
+                   "switches; run: device-method-size-QD-rep): how long a blk_copy work item waited "
+                   "from queueing to running, each CPU's idle share and the copy_qd thread's share "
+                   "off its CPU.", ""]
+            md += table(["run", "work items", "wait p50 us", "wait p90 us", "CPU 0 idle", "CPU 1 idle",
+                         "thread off CPU"],
+                        [[r["run"], r["work_items"], fmt(r["work_wait_p50_us"]), fmt(r["work_wait_p90_us"]),
+                          fmt(r["idle_cpu0"]), fmt(r["idle_cpu1"]), fmt(r["thread_off"])] for r in traces]) + [""]
         stat_header, stat_rows = qd_stat_table(rows)
         if stat_rows:
             md += ["Events per copy (perf stat over the whole guest during each run, BENCH_QD_STAT=1; "

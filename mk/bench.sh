@@ -83,6 +83,13 @@ BUILD=${BUILD:-$top/build}
 # hand a copy on (work items, wake-ups, switches, task works, allocations,
 # syscalls) during each run; the report divides them by the copies.
 : "${BENCH_QD_STAT:=}"
+# BENCH_QD_TRACE=1: perf record of the blk_copy work items and the
+# scheduler's switches during each run instead: how long a work item waits
+# to run, how idle each CPU and the io_uring thread are ("qdtrace" lines).
+: "${BENCH_QD_TRACE:=}"
+# BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues on
+# CPU 1 (an experiment: where the scheduler puts the two stages).
+: "${BENCH_QD_PIN:=}"
 # NVMe/TCP (device nvmetcp): nvmet over TCP on 127.0.0.1 to a memory-backed
 # rnull disk that offloads copies of up to BENCH_TCP_COPY_BYTES (nvmet
 # advertises that as MSSRL and MCL), the host connected with nvme-cli, the

@@ -842,6 +842,14 @@ qd_run() {
 		[[ $how == uring:*:* ]] && opts+=(-w "${how##*:}")
 		how=uring
 	fi
+	if [[ -n $BENCH_QD_PIN && $how == uring ]]; then
+		qd_pinned "$how" "${opts[@]}" "$@"
+		return
+	fi
+	if [[ -n $BENCH_QD_TRACE ]]; then
+		qd_trace "$run" "$how" "${opts[@]}" "$@"
+		return
+	fi
 	if [[ -z $BENCH_QD_STAT ]]; then
 		timeout -k 10 "$BENCH_CMD_TIMEOUT" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
 			>>"$results" 2>>"$FULL"
@@ -859,6 +867,69 @@ qd_run() {
 			"$run" "$ev" "$count" "$copies"
 	done <"$stat" >>"$results"
 	rm -f "$stat"
+	return "$rc"
+}
+
+# Run copy_qd "$@" on CPU 0 with the unbound workqueues' workers (the
+# blk_copy issuers) on CPU 1 (BENCH_QD_PIN=1): the io_uring side with its
+# two stages each on a CPU of its own.
+qd_pinned() {
+	local mask=/sys/devices/virtual/workqueue/cpumask old rc
+	old=$(<"$mask")
+	echo 2 >"$mask" || return
+	timeout -k 10 "$BENCH_CMD_TIMEOUT" taskset -c 0 "$helpers/copy_qd" "$@" >>"$results" 2>>"$FULL"
+	rc=$?
+	echo "$old" >"$mask"
+	return "$rc"
+}
+
+# Run copy_qd "${@:2}" under perf record of the blk_copy work items and the
+# scheduler's switches (BENCH_QD_TRACE=1), and add to the results a
+# "qdtrace" line for run $1: how long a work item of the blk_copy workqueue
+# waited from queueing to running (median and 90th percentile, us), the
+# share of the run each CPU was idle, and the share the copy_qd thread was
+# off its CPU.
+qd_trace() {
+	local run=$1 data line rc
+	shift
+	data=$(mktemp /tmp/qdtrace.XXXXXX)
+	line=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" perf record -q -a -o "$data" \
+		-e workqueue:workqueue_queue_work,workqueue:workqueue_execute_start,sched:sched_switch -- \
+		"$helpers/copy_qd" "$@" 2>>"$FULL")
+	rc=$?
+	[[ -n $line ]] && echo "$line" >>"$results"
+	perf script -i "$data" -F cpu,time,event,trace 2>>"$FULL" | gawk -v run="$run" '
+	function us(t) { return t * 1e6 }
+	{
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^[0-9]+\.[0-9]+:$/) { t = substr($i, 1, length($i) - 1); ev = $(i + 1); break }
+		cpu = $1; gsub(/[][]/, "", cpu)
+		if (first == "") first = t
+		last = t
+	}
+	ev == "workqueue:workqueue_queue_work:" && /workqueue=blk_copy / {
+		match($0, /work struct=0x[0-9a-f]+/); queued[substr($0, RSTART + 12, RLENGTH - 12)] = t
+	}
+	ev == "workqueue:workqueue_execute_start:" {
+		match($0, /work struct 0x[0-9a-f]+/); w = substr($0, RSTART + 12, RLENGTH - 12)
+		if (w in queued) { lat[++n] = us(t - queued[w]); delete queued[w] }
+	}
+	ev == "sched:sched_switch:" {
+		if (idle_since[cpu] != "") { idle[cpu] += t - idle_since[cpu]; idle_since[cpu] = "" }
+		if (/next_comm=swapper/) idle_since[cpu] = t
+		if (/prev_comm=copy_qd / && off_since == "") off_since = t
+		if (/next_comm=copy_qd / && off_since != "") { off += t - off_since; off_since = "" }
+	}
+	END {
+		span = last - first
+		if (n == 0 || span <= 0) { printf "{\"kind\":\"qdtrace\",\"run\":\"%s\",\"work_items\":0}\n", run; exit }
+		asort(lat)
+		printf "{\"kind\":\"qdtrace\",\"run\":\"%s\",\"secs\":%.3f,\"work_items\":%d,", run, span, n
+		printf "\"work_wait_p50_us\":%.1f,\"work_wait_p90_us\":%.1f,", lat[int(n / 2) + 1], lat[int(n * 0.9) + 1]
+		printf "\"idle_cpu0\":%.3f,\"idle_cpu1\":%.3f,\"thread_off\":%.3f}\n", \
+			idle["000"] / span, idle["001"] / span, off / span
+	}' >>"$results"
+	rm -f "$data"
 	return "$rc"
 }
 
