@@ -686,10 +686,17 @@ def qd_method(r):
     if r["method"] != "uring":
         return r["method"]
     ring, wait = r.get("ring", "plain"), r.get("wait", 1)
-    return "uring" + ("" if ring == "plain" else f" {ring}") + ("" if wait == 1 else f" wait {wait}")
+    return "uring" + ("" if ring == "plain" else f" {ring}") + \
+        ("" if wait == 1 else " polled" if wait == 0 else f" wait {wait}")
 
 
 QD_MIN_CPU_SECS = 1.0
+
+
+def joint_shares(r, limit=5):
+    """The largest shares of a traced run by what CPUs 0 and 1 ran together, as "SW 0.41, ..."."""
+    joint = sorted(r.get("joint", {}).items(), key=lambda kv: -kv[1])[:limit]
+    return ", ".join(f"{k} {v:.2f}" for k, v in joint) or "-"
 
 
 def qd_stat_table(rows):
@@ -984,7 +991,8 @@ def main():
                      "threads CPU s/GiB", "x threads", "CPU x threads", "runs"], qd_rows) + [""]
         md += ["Ring: uring is a ring set up with flags 0 that waits for one completion per "
                "io_uring_enter(); defer: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; wait N: "
-               "N completions per io_uring_enter() (BENCH_QD_RINGS).", ""]
+               "N completions per io_uring_enter(); polled: never waits, polls the completion queue "
+               "(BENCH_QD_RINGS).", ""]
         if config_list(config, "BENCH_QD_PIN"):
             md += ["BENCH_QD_PIN: every io_uring run pinned, its thread on CPU 0 and the unbound "
                    "workqueues' workers (the blk_copy issuers) on CPU 1; the BLKCOPY threads are not.", ""]
@@ -992,12 +1000,20 @@ def main():
         if traces:
             md += ["Traced runs (BENCH_QD_TRACE=1, perf record of blk_copy work items and scheduler "
                    "switches; run: device-method-size-QD-rep): how long a blk_copy work item waited "
-                   "from queueing to running, each CPU's idle share and the copy_qd thread's share "
+                   "from queueing to running, how often the copy_qd thread and kworkers were woken and how "
+                   "long a wake-up took to run, each CPU's idle share and the copy_qd thread's share "
                    "off its CPU.", ""]
-            md += table(["run", "work items", "wait p50 us", "wait p90 us", "CPU 0 idle", "CPU 1 idle",
-                         "thread off CPU"],
+            md += table(["run", "work items", "wait p50 us", "wait p90 us", "thread wake-ups",
+                         "thread wake p50 us", "kworker wake-ups", "kworker wake p50 us", "CPU 0 idle",
+                         "CPU 1 idle", "thread off CPU", "CPU 0 + CPU 1"],
                         [[r["run"], r["work_items"], fmt(r["work_wait_p50_us"]), fmt(r["work_wait_p90_us"]),
-                          fmt(r["idle_cpu0"]), fmt(r["idle_cpu1"]), fmt(r["thread_off"])] for r in traces]) + [""]
+                          r.get("wakeups_thread", "-"), fmt(r.get("wake_thread_p50_us")),
+                          r.get("wakeups_kworker", "-"), fmt(r.get("wake_kworker_p50_us")),
+                          fmt(r["idle_cpu0"]), fmt(r["idle_cpu1"]), fmt(r["thread_off"]), joint_shares(r)]
+                         for r in traces]) + [""]
+            md += ["CPU 0 + CPU 1: shares of the run by what the two CPUs ran together, the largest first "
+                   "(S the copy_qd thread, W a kworker, I idle, O anything else; SW: copy_qd on CPU 0 and a "
+                   "kworker on CPU 1).", ""]
         stat_header, stat_rows = qd_stat_table(rows)
         if stat_rows:
             md += ["Events per copy (perf stat over the whole guest during each run, BENCH_QD_STAT=1; "

@@ -77,7 +77,7 @@ BUILD=${BUILD:-$top/build}
 # The io_uring side's rings, each run in turn: RING[:WAIT], RING plain
 # (flags 0) or defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
 # batch when the thread waits), WAIT the completions the thread waits for
-# per io_uring_enter() (default 1).
+# per io_uring_enter() (default 1; 0: never wait, poll the completion queue).
 : "${BENCH_QD_RINGS:=plain}"
 # BENCH_QD_STAT=1: perf stat counts, over the whole guest, the events that
 # hand a copy on (work items, wake-ups, switches, task works, allocations,
@@ -133,7 +133,7 @@ if [[ " $BENCH_ONLY " == *" tcp "* ]]; then
 	BENCH_ONLY=$only
 fi
 for ring in $BENCH_QD_RINGS; do
-	if ! [[ $ring =~ ^(plain|defer)(:[1-9][0-9]*)?$ ]]; then
+	if ! [[ $ring =~ ^(plain|defer)(:(0|[1-9][0-9]*))?$ ]]; then
 		echo "bench: BENCH_QD_RINGS: '$ring' is not plain or defer, with :WAIT or without" >&2
 		exit 2
 	fi

@@ -832,32 +832,45 @@ QD_STAT_EVENTS=workqueue:workqueue_queue_work,workqueue:workqueue_execute_start,
 
 # Run copy_qd with method $2 (threads, or uring:RING[:WAIT] of
 # BENCH_QD_RINGS) and arguments "${@:3}"; its JSON line goes to the
-# results. With BENCH_QD_STAT, under perf stat: a "qdstat" line per event
-# (its count over the run named $1, and the run's copies).
+# results (with BENCH_QD_STAT or BENCH_QD_TRACE, and what they record, as
+# run $1).
 qd_run() {
-	local run=$1 how=$2 opts=() stat line ev count rc copies=0
+	local run=$1 how=$2 opts=() rc
 	shift 2
 	if [[ $how == uring:* ]]; then
 		[[ $how == uring:defer* ]] && opts+=(-D)
 		[[ $how == uring:*:* ]] && opts+=(-w "${how##*:}")
 		how=uring
 	fi
+	# BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues'
+	# workers (the blk_copy issuers) on CPU 1, each stage on a CPU of its own.
+	local pin=() mask=/sys/devices/virtual/workqueue/cpumask old
 	if [[ -n $BENCH_QD_PIN && $how == uring ]]; then
-		qd_pinned "$how" "${opts[@]}" "$@"
-		return
+		old=$(<"$mask")
+		echo 2 >"$mask" || return
+		pin=(taskset -c 0)
 	fi
 	if [[ -n $BENCH_QD_TRACE ]]; then
-		qd_trace "$run" "$how" "${opts[@]}" "$@"
-		return
-	fi
-	if [[ -z $BENCH_QD_STAT ]]; then
-		timeout -k 10 "$BENCH_CMD_TIMEOUT" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
+		qd_trace "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
+	elif [[ -z $BENCH_QD_STAT ]]; then
+		timeout -k 10 "$BENCH_CMD_TIMEOUT" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
 			>>"$results" 2>>"$FULL"
-		return
+	else
+		qd_stat "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	fi
+	rc=$?
+	[[ -n $old ]] && echo "$old" >"$mask"
+	return "$rc"
+}
+
+# Run command "${@:2}" (copy_qd) under perf stat: a "qdstat" line per event
+# (its count over the run named $1, and the run's copies).
+qd_stat() {
+	local run=$1 stat line ev count rc copies=0
+	shift
 	stat=$(mktemp /tmp/qdstat.XXXXXX)
 	line=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" perf stat -a -x, -e "$QD_STAT_EVENTS" -o "$stat" -- \
-		"$helpers/copy_qd" "$how" "${opts[@]}" "$@" 2>>"$FULL")
+		"$@" 2>>"$FULL")
 	rc=$?
 	[[ -n $line ]] && echo "$line" >>"$results"
 	[[ $line =~ \"copies\":([0-9]+) ]] && copies=${BASH_REMATCH[1]}
@@ -870,32 +883,24 @@ qd_run() {
 	return "$rc"
 }
 
-# Run copy_qd "$@" on CPU 0 with the unbound workqueues' workers (the
-# blk_copy issuers) on CPU 1 (BENCH_QD_PIN=1): the io_uring side with its
-# two stages each on a CPU of its own.
-qd_pinned() {
-	local mask=/sys/devices/virtual/workqueue/cpumask old rc
-	old=$(<"$mask")
-	echo 2 >"$mask" || return
-	timeout -k 10 "$BENCH_CMD_TIMEOUT" taskset -c 0 "$helpers/copy_qd" "$@" >>"$results" 2>>"$FULL"
-	rc=$?
-	echo "$old" >"$mask"
-	return "$rc"
-}
-
-# Run copy_qd "${@:2}" under perf record of the blk_copy work items and the
-# scheduler's switches (BENCH_QD_TRACE=1), and add to the results a
+# Run command "${@:2}" (copy_qd) under perf record of the blk_copy work
+# items and the scheduler's switches (BENCH_QD_TRACE=1), and add to the
+# results a
 # "qdtrace" line for run $1: how long a work item of the blk_copy workqueue
 # waited from queueing to running (median and 90th percentile, us), the
-# share of the run each CPU was idle, and the share the copy_qd thread was
-# off its CPU.
+# wake-ups of the copy_qd thread and of kworkers and how long each took to
+# run (median, us), the share of the run each CPU was idle, the share the copy_qd thread was off
+# its CPU, and the shares of the run by what CPUs 0 and 1 ran together
+# ("joint": S copy_qd, W a kworker, I idle, O other; "SW": copy_qd on CPU 0
+# and a kworker on CPU 1).
 qd_trace() {
 	local run=$1 data line rc
 	shift
 	data=$(mktemp /tmp/qdtrace.XXXXXX)
 	line=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" perf record -q -a -o "$data" \
-		-e workqueue:workqueue_queue_work,workqueue:workqueue_execute_start,sched:sched_switch -- \
-		"$helpers/copy_qd" "$@" 2>>"$FULL")
+		-e workqueue:workqueue_queue_work,workqueue:workqueue_execute_start \
+		-e sched:sched_switch,sched:sched_wakeup -- \
+		"$@" 2>>"$FULL")
 	rc=$?
 	[[ -n $line ]] && echo "$line" >>"$results"
 	perf script -i "$data" -F cpu,time,event,trace 2>>"$FULL" | gawk -v run="$run" '
@@ -914,8 +919,24 @@ qd_trace() {
 		match($0, /work struct 0x[0-9a-f]+/); w = substr($0, RSTART + 12, RLENGTH - 12)
 		if (w in queued) { lat[++n] = us(t - queued[w]); delete queued[w] }
 	}
+	ev == "sched:sched_wakeup:" {
+		match($0, / pid=[0-9]+/); woken[substr($0, RSTART + 5, RLENGTH - 5)] = t
+	}
 	ev == "sched:sched_switch:" {
 		if (idle_since[cpu] != "") { idle[cpu] += t - idle_since[cpu]; idle_since[cpu] = "" }
+		# From a wake-up to running, for the copy_qd thread and kworkers.
+		match($0, /next_pid=[0-9]+/); next_pid = substr($0, RSTART + 9, RLENGTH - 9)
+		if (next_pid in woken) {
+			if (/next_comm=copy_qd /) slat[++ns] = us(t - woken[next_pid])
+			else if (/next_comm=kworker/) wlat[++nw] = us(t - woken[next_pid])
+			delete woken[next_pid]
+		}
+		# What runs on CPUs 0 and 1 together, over time: S the copy_qd
+		# thread(s), W a kworker, I idle, O anything else.
+		if (joint_since != "") joint[what["000"] what["001"]] += t - joint_since
+		joint_since = t
+		match($0, /next_comm=[^ ]+/); next_comm = substr($0, RSTART + 10, RLENGTH - 10)
+		what[cpu] = next_comm ~ /^swapper/ ? "I" : next_comm == "copy_qd" ? "S" : next_comm ~ /^kworker/ ? "W" : "O"
 		if (/next_comm=swapper/) idle_since[cpu] = t
 		if (/prev_comm=copy_qd / && off_since == "") off_since = t
 		if (/next_comm=copy_qd / && off_since != "") { off += t - off_since; off_since = "" }
@@ -926,8 +947,15 @@ qd_trace() {
 		asort(lat)
 		printf "{\"kind\":\"qdtrace\",\"run\":\"%s\",\"secs\":%.3f,\"work_items\":%d,", run, span, n
 		printf "\"work_wait_p50_us\":%.1f,\"work_wait_p90_us\":%.1f,", lat[int(n / 2) + 1], lat[int(n * 0.9) + 1]
-		printf "\"idle_cpu0\":%.3f,\"idle_cpu1\":%.3f,\"thread_off\":%.3f}\n", \
+		asort(slat); asort(wlat)
+		printf "\"wakeups_thread\":%d,\"wake_thread_p50_us\":%.1f,\"wakeups_kworker\":%d,\"wake_kworker_p50_us\":%.1f,", \
+			ns, ns ? slat[int(ns / 2) + 1] : 0, nw, nw ? wlat[int(nw / 2) + 1] : 0
+		printf "\"idle_cpu0\":%.3f,\"idle_cpu1\":%.3f,\"thread_off\":%.3f,\"joint\":{", \
 			idle["000"] / span, idle["001"] / span, off / span
+		sep = ""
+		for (j in joint)
+			if (length(j) == 2) { printf "%s\"%s\":%.3f", sep, j, joint[j] / span; sep = "," }
+		printf "}}\n"
 	}' >>"$results"
 	rm -f "$data"
 	return "$rc"

@@ -12,7 +12,9 @@
  * flight is reaped. -D sets the ring up with IORING_SETUP_SINGLE_ISSUER and
  * IORING_SETUP_DEFER_TASKRUN (completions run when the thread waits, in a
  * batch); -w N waits for N completions per io_uring_enter() instead of one
- * (fewer while fewer are in flight). Prints one JSON line: {"kind":"qd", "method": "uring" or
+ * (fewer while fewer are in flight); -w 0 never waits: the thread submits
+ * and polls the completion queue, asking for completions without waiting
+ * on a deferred ring. Prints one JSON line: {"kind":"qd", "method": "uring" or
  * "blkcopy", "dev", "qd", "ring" ("plain" or "defer"), "wait" (-w), "size", "rep",
  * "copies", "bytes", "secs",
  * "cpu_user", "cpu_sys" (guest-wide, from /proc/stat), "thread_cpu" (user and
@@ -205,8 +207,14 @@ static void run_uring(void)
 		}
 		if (!in_flight)
 			break;
-		ret = io_uring_submit_and_wait(&ring, in_flight < cfg.wait ?
-						      in_flight : cfg.wait);
+		if (!cfg.wait) {
+			ret = io_uring_submit(&ring);
+			if (ret >= 0 && cfg.defer)
+				ret = io_uring_get_events(&ring);
+		} else {
+			ret = io_uring_submit_and_wait(&ring, in_flight < cfg.wait ?
+							      in_flight : cfg.wait);
+		}
 		if (ret < 0 && ret != -EINTR) {
 			fprintf(stderr, "copy_qd: io_uring_submit_and_wait: %s\n",
 				strerror(-ret));
@@ -257,7 +265,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 4 || cfg.qd < 1 || cfg.qd > 4096 || !cfg.size ||
-	    cfg.wait < 1 || cfg.wait > cfg.qd)
+	    cfg.wait < 0 || cfg.wait > cfg.qd)
 		return 2;
 	cfg.src = parse_size(argv[optind + 1]);
 	cfg.dst = parse_size(argv[optind + 2]);
