@@ -993,6 +993,9 @@ def main():
                "io_uring_enter(); defer: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; wait N: "
                "N completions per io_uring_enter(); polled: never waits, polls the completion queue "
                "(BENCH_QD_RINGS).", ""]
+        if config_list(config, "VM_APPEND"):
+            md += [f"Guest booted with the added kernel parameters `{' '.join(config_list(config, 'VM_APPEND'))}` "
+                   "(VM_APPEND).", ""]
         if config_list(config, "BENCH_QD_PIN"):
             md += ["BENCH_QD_PIN: every io_uring run pinned, its thread on CPU 0 and the unbound "
                    "workqueues' workers (the blk_copy issuers) on CPU 1; the BLKCOPY threads are not.", ""]

@@ -168,8 +168,8 @@ make -s -C "$top/tools/testing/blktests/src" O="$BUILD/blktests-src" UAPI="$top/
 
 {
 	vm_nvme_config
-	for v in ${!BENCH_@}; do
-		printf '%s=%q\n' "$v" "${!v}"
+	for v in ${!BENCH_@} VM_APPEND; do
+		printf '%s=%q\n' "$v" "${!v-}"
 	done
 } >"$out/config"
 {

@@ -7,6 +7,8 @@
 #                                status; 124 when the guest did not finish
 #                                within TIMEOUT seconds
 #   VM_ACCEL                     "kvm" or "tcg", set by vm_probe_accel
+#   VM_APPEND                    more kernel parameters (for a measurement,
+#                                for example idle=poll), none by default
 #
 # The guest sees the host's root file system read-only (so this repository
 # and the host's tools) and $VM_RWDIR read-write.
@@ -82,7 +84,7 @@ vm_boot_raw() {
 	local accel=$1 timeout=$2 log=$3
 	shift 3
 	local opts=(--run "$VM_OBJ" --memory "$VM_MEMORY" --cpus "$VM_CPUS" --verbose
-		    --append "no5lvl panic=-1 printk.devkmsg=on"
+		    --append "no5lvl panic=-1 printk.devkmsg=on${VM_APPEND:+ $VM_APPEND}"
 		    "--qemu-opts=$(vm_nvme_opts "$VM_DIR")")
 	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
 	[ "$accel" = tcg ] && opts+=(--disable-kvm)
