@@ -702,22 +702,16 @@ def joint_shares(r, limit=5):
 def qd_stat_table(rows):
     """Events per copy of the queue depth runs made under perf stat (BENCH_QD_STAT): for each run
     but its repetition, the events of all its repetitions over their copies."""
-    counts, copies, events = defaultdict(lambda: defaultdict(int)), defaultdict(int), []
-    seen = set()
+    counts, copies, events = defaultdict(lambda: defaultdict(int)), defaultdict(dict), []
     for r in rows:
         if r.get("kind") != "qdstat" or not r["copies"]:
             continue
         run = r["run"].rsplit("-", 1)[0]
         counts[run][r["event"]] += r["count"]
-        if (r["run"], r["event"]) in seen:
-            continue
-        seen.add((r["run"], r["event"]))
+        copies[run][r["run"]] = r["copies"]
         if r["event"] not in events:
             events.append(r["event"])
-        if r["event"] == events[0]:
-            copies[run] += r["copies"]
-    out = [[run] + [fmt(counts[run][e] / copies[run]) if copies[run] else "-" for e in events]
-           for run in counts]
+    out = [[run] + [fmt(counts[run][e] / sum(copies[run].values())) for e in events] for run in counts]
     return ["run"] + [e.split(":")[-1] for e in events], out
 
 

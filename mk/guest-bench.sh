@@ -884,15 +884,14 @@ qd_stat() {
 }
 
 # Run command "${@:2}" (copy_qd) under perf record of the blk_copy work
-# items and the scheduler's switches (BENCH_QD_TRACE=1), and add to the
-# results a
-# "qdtrace" line for run $1: how long a work item of the blk_copy workqueue
-# waited from queueing to running (median and 90th percentile, us), the
-# wake-ups of the copy_qd thread and of kworkers and how long each took to
-# run (median, us), the share of the run each CPU was idle, the share the copy_qd thread was off
-# its CPU, and the shares of the run by what CPUs 0 and 1 ran together
-# ("joint": S copy_qd, W a kworker, I idle, O other; "SW": copy_qd on CPU 0
-# and a kworker on CPU 1).
+# items and the scheduler's wake-ups and switches (BENCH_QD_TRACE=1), and
+# add to the results a "qdtrace" line for run $1: how long a work item of
+# the blk_copy workqueue waited from queueing to running (median and 90th
+# percentile, us), the wake-ups of the copy_qd thread and of kworkers and
+# how long each took to run (median, us), the share of the run each CPU was
+# idle, the share the copy_qd thread was off its CPU, and the shares of the
+# run by what CPUs 0 and 1 ran together ("joint": S copy_qd, W a kworker,
+# I idle, O other; "SW": copy_qd on CPU 0 and a kworker on CPU 1).
 qd_trace() {
 	local run=$1 data line rc
 	shift
@@ -937,7 +936,7 @@ qd_trace() {
 		joint_since = t
 		match($0, /next_comm=[^ ]+/); next_comm = substr($0, RSTART + 10, RLENGTH - 10)
 		what[cpu] = next_comm ~ /^swapper/ ? "I" : next_comm == "copy_qd" ? "S" : next_comm ~ /^kworker/ ? "W" : "O"
-		if (/next_comm=swapper/) idle_since[cpu] = t
+		if (what[cpu] == "I") idle_since[cpu] = t
 		if (/prev_comm=copy_qd / && off_since == "") off_since = t
 		if (/next_comm=copy_qd / && off_since != "") { off += t - off_since; off_since = "" }
 	}

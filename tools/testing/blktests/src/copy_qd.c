@@ -4,7 +4,8 @@
  * flight by one thread with BLOCK_URING_CMD_COPY, against N threads each
  * making one BLKCOPY call after the other.
  *
- *   copy_qd uring -q N [-D] [-w N] [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
+ *   copy_qd uring -q N [-D] [-w N] [-s SIZE] [-T SECS] [-r REP] [-L LABEL]
+ *           DEV SRC DST SPAN
  *   copy_qd threads -q N [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
  *
  * Copy i goes from SRC + o to DST + o, o = (i * SIZE) % SPAN (the threads
@@ -14,13 +15,13 @@
  * batch); -w N waits for N completions per io_uring_enter() instead of one
  * (fewer while fewer are in flight); -w 0 never waits: the thread submits
  * and polls the completion queue, asking for completions without waiting
- * on a deferred ring. Prints one JSON line: {"kind":"qd", "method": "uring" or
- * "blkcopy", "dev", "qd", "ring" ("plain" or "defer"), "wait" (-w), "size", "rep",
- * "copies", "bytes", "secs",
- * "cpu_user", "cpu_sys" (guest-wide, from /proc/stat), "thread_cpu" (user and
- * system time of the submitting thread, uring only, else 0), "check": "ok" or
- * what went wrong (a failed copy, one that did not offload)}. Sizes take a K, M
- * or G suffix. Exits 1 on a bad setup, 2 on bad usage.
+ * on a deferred ring. Prints one JSON line: {"kind":"qd", "method": "uring"
+ * or "blkcopy", "dev", "qd", "ring" ("plain" or "defer"), "wait" (-w),
+ * "size", "rep", "copies", "bytes", "secs", "cpu_user", "cpu_sys"
+ * (guest-wide, from /proc/stat), "thread_cpu" (user and system time of the
+ * submitting thread, uring only, else 0), "check": "ok" or what went wrong
+ * (a failed copy, one that did not offload)}. Sizes take a K, M or G
+ * suffix. Exits 1 on a bad setup, 2 on bad usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -171,11 +172,10 @@ static void run_uring(void)
 	struct one_copy *slots = calloc(cfg.qd, sizeof(*slots));
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
-	int in_flight = 0, stop = 0, slot, ret;
-	char *busy = calloc(cfg.qd, 1);
-
 	unsigned int flags = cfg.defer ? IORING_SETUP_SINGLE_ISSUER |
 					 IORING_SETUP_DEFER_TASKRUN : 0;
+	int in_flight = 0, stop = 0, slot, ret;
+	char *busy = calloc(cfg.qd, 1);
 
 	if (!slots || !busy || io_uring_queue_init(cfg.qd, &ring, flags) < 0) {
 		fprintf(stderr, "copy_qd: no ring of %d entries\n", cfg.qd);
@@ -216,7 +216,7 @@ static void run_uring(void)
 							      in_flight : cfg.wait);
 		}
 		if (ret < 0 && ret != -EINTR) {
-			fprintf(stderr, "copy_qd: io_uring_submit_and_wait: %s\n",
+			fprintf(stderr, "copy_qd: io_uring_enter: %s\n",
 				strerror(-ret));
 			exit(1);
 		}
