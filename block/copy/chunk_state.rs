@@ -303,7 +303,8 @@ impl<P: Piece> ChunkState<P> {
     }
 
     /// A piece that came as a bio reached the device that will execute the copy, at `index` of
-    /// the destination side (`dst`) or the source side, with `pin` keeping its device alive.
+    /// the destination side (`dst`) or the source side, with `pin` keeping its device alive, or
+    /// none when the copy's caller does. A chunk that keeps no pin asks for no release.
     ///
     /// A piece past the end of translation, or a second one at its index, is a piece a stacking
     /// driver split: it is refused, and ended with `Status::IOERR`, with no change to the chunk.
@@ -311,7 +312,7 @@ impl<P: Piece> ChunkState<P> {
     pub(crate) fn arrived(
         &mut self,
         piece: P,
-        pin: P::Pin,
+        pin: Option<P::Pin>,
         dst: bool,
         index: usize,
         check: impl FnOnce(AllParked<'_, P>) -> Status,
@@ -319,20 +320,20 @@ impl<P: Piece> ChunkState<P> {
         if self.phase != Phase::Translate {
             return Effects {
                 refused: Some(piece),
-                unpinned: Some(pin),
+                unpinned: pin,
                 ..Effects::none()
             };
         }
         if let Err(piece) = self.place(piece, dst, index) {
             return Effects {
                 refused: Some(piece),
-                unpinned: Some(pin),
+                unpinned: pin,
                 ..Effects::none()
             };
         }
         // Cannot fail: there is room for a pin per piece. Should it, the piece is parked but its
         // device not pinned: refuse the chunk.
-        let unpinned = self.pins.push_within_capacity(pin).err().map(|e| e.0);
+        let unpinned = pin.and_then(|pin| self.pins.push_within_capacity(pin).err().map(|e| e.0));
         if unpinned.is_some() {
             self.fail(Status::NOTSUPP);
         }
@@ -606,7 +607,14 @@ mod tests {
         fn arrive(&mut self, piece: Mock<'a>, dst: bool, index: usize) {
             let pin = piece.sector;
             let check = check(&mut self.checks, self.verdict);
-            let effects = self.st.arrived(piece, pin, dst, index, check);
+            let effects = self.st.arrived(piece, Some(pin), dst, index, check);
+            self.act(effects);
+        }
+
+        /// A piece that came as a bio reaches a device the copy's caller holds: no pin.
+        fn arrive_held(&mut self, piece: Mock<'a>, dst: bool, index: usize) {
+            let check = check(&mut self.checks, self.verdict);
+            let effects = self.st.arrived(piece, None, dst, index, check);
             self.act(effects);
         }
 
@@ -663,6 +671,35 @@ mod tests {
         assert_eq!((c.releases, c.st.take_pins().len()), (1, 4));
         assert_eq!((c.checks, c.dispatches), (1, 1));
         assert!(rec.iter().all(|r| r.ended_once(Status::OK)));
+        Ok(())
+    }
+
+    #[test]
+    fn pieces_on_the_callers_devices_need_no_release() -> Result {
+        let rec: [Record; 2] = Default::default();
+        let [s0, d0] = &rec;
+        // Both pieces reach devices the copy's caller holds open: nothing to pin or release.
+        let mut c = Chunk::new(1, 1, Status::OK)?;
+        c.arrive_held(bio(s0, 0), false, 0);
+        c.arrive_held(bio(d0, 1000), true, 0);
+        c.submitted();
+        assert_eq!(c.dispatch(), Some((1000, &[0, 1000][..])));
+        c.complete(Status::OK);
+        c.complete(Status::OK);
+        assert_eq!((c.reports, c.reported), (1, Some(Status::OK)));
+        assert_eq!((c.releases, c.st.take_pins().len()), (0, 0));
+        // One piece below a stacking driver, on a device the caller does not hold: its pin is
+        // kept and released once the chunk is done.
+        let rec: [Record; 2] = Default::default();
+        let [s0, d0] = &rec;
+        let mut c = Chunk::new(1, 1, Status::OK)?;
+        c.arrive(bio(s0, 0), false, 0);
+        c.arrive_held(bio(d0, 1000), true, 0);
+        c.submitted();
+        c.complete(Status::OK);
+        c.complete(Status::OK);
+        assert_eq!((c.reports, c.reported), (1, Some(Status::OK)));
+        assert_eq!((c.releases, c.st.take_pins().len()), (1, 1));
         Ok(())
     }
 

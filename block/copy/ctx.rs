@@ -48,7 +48,7 @@
 //! whose piece a driver could not take without waiting, is refused (`BLK_STS_NOTSUPP`) before
 //! anything was written, and the caller copies it in the kernel instead.
 
-use core::mem;
+use core::{mem, ptr};
 use kernel::{
     alloc::Flags,
     bindings,
@@ -115,7 +115,8 @@ pub(crate) struct Range(pub(crate) bindings::blk_copy_range);
 
 // SAFETY: A range is plain data. The engine never dereferences its device pointer; drivers read
 // it only while the chunk is in flight, when the pin of the chunk keeps the device of a bio
-// piece valid and the copy's caller (`CopyParams`) keeps the device of a direct piece open.
+// piece valid and the copy's caller (`CopyParams`) keeps its own devices open: those of direct
+// pieces, and those bio pieces reach when no stacking driver remapped them.
 unsafe impl Send for Range {}
 // SAFETY: As for `Send`: nothing changes through a shared range.
 unsafe impl Sync for Range {}
@@ -478,7 +479,14 @@ impl CopyCtx {
         } else {
             // The submitter keeps the device alive until the bio completes; the pin keeps it
             // alive until the chunk is done. Not the last reference, so it may be dropped here.
-            let pin = bdev.get_ref();
+            // The copy's caller holds its own two devices open until the copy completes, after
+            // every chunk is done: a piece that reached one of them needs no pin, and a chunk
+            // with no pin no work item to drop it. A device below a stacking driver needs one.
+            let args = this.job.args();
+            let held = [args.src_bdev(), args.dst_bdev()]
+                .iter()
+                .any(|held| ptr::eq(held.as_raw(), bdev.as_raw()));
+            let pin = (!held).then(|| bdev.get_ref());
             // A second bio for this piece (a stacking driver split it) is refused, and ended
             // with an I/O error once the lock is dropped.
             let effects = st.arrived(Parked::bio(bio, dst), pin, dst, index, |parked| {
