@@ -42,7 +42,8 @@ pub(crate) trait Piece {
     type Carrier;
     /// Where the piece lies, as the driver reads it.
     type Range;
-    /// What keeps the device of a piece that came as a bio alive until the chunk is done.
+    /// What keeps the device of a piece that came as a bio alive until the chunk is done, when
+    /// nothing else does.
     type Pin;
 
     /// Takes the carrier out of a piece that came as a bio, leaving the piece parked as a range;
@@ -207,7 +208,8 @@ pub(crate) struct ChunkState<P: Piece> {
     /// Room for the ranges of every piece, filled when the chunk is dispatched: nothing is
     /// allocated under the context's lock.
     ranges: KVec<P::Range>,
-    /// What keeps the devices of the parked bios alive, dropped once the chunk is done.
+    /// What keeps the devices of the parked bios alive where nothing else does, dropped once
+    /// the chunk is done.
     pins: KVec<P::Pin>,
 }
 

@@ -19,10 +19,12 @@
 //! A bio's copy context holds its context and the piece's place in the chunk, so that a piece is
 //! parked at its index whatever order the pieces arrive in (a multipath requeue, for one,
 //! resubmits them in another order), and the driver reads the ranges in the copy's order.
-//! A parked bio holds a reference to its device (taken with [`BlockDevice::get_ref`]) until the
-//! chunk is done, as nothing else keeps a disk the caller did not open, such as a multipath path,
-//! from being freed when it is removed; the references are dropped on the engine's workqueue, as
-//! the last one frees the disk.
+//! A bio parked on a device the copy's caller did not open (below a stacking driver: a dm target's
+//! disk, a multipath path) holds a reference to it (taken with [`BlockDevice::get_ref`]) until the
+//! chunk is done, as nothing else keeps that disk from being freed when it is removed; the
+//! references are dropped on the engine's workqueue, as the last one frees the disk. A bio parked
+//! on one of the caller's two devices needs none: the caller holds them open until the copy
+//! completes, after every chunk is done.
 //!
 //! Translation is over when every bio has either been parked or failed. The context then checks
 //! what arrived: no failure, all destinations on one disk, all sources on that disk or on one its
@@ -114,9 +116,9 @@ pub(crate) trait Chunks: Send + Sync {
 pub(crate) struct Range(pub(crate) bindings::blk_copy_range);
 
 // SAFETY: A range is plain data. The engine never dereferences its device pointer; drivers read
-// it only while the chunk is in flight, when the pin of the chunk keeps the device of a bio
-// piece valid and the copy's caller (`CopyParams`) keeps its own devices open: those of direct
-// pieces, and those bio pieces reach when no stacking driver remapped them.
+// it only while the chunk is in flight, when its device is valid: it is one of the two devices the
+// copy's caller (`CopyParams`) holds open until the copy completes (every direct piece, and a bio
+// piece that reached one of them), or the chunk holds a pin on it (any other bio piece).
 unsafe impl Send for Range {}
 // SAFETY: As for `Send`: nothing changes through a shared range.
 unsafe impl Sync for Range {}
@@ -149,7 +151,8 @@ impl Parked {
     }
 
     /// A bio of the destination (`dst`) or source side that reached the disk that will execute
-    /// the copy; the caller pins its device for as long as it is parked.
+    /// the copy; the caller pins its device for as long as it is parked, unless it is one of the
+    /// two devices the copy's caller holds open.
     fn bio(bio: PendingBio, dst: bool) -> Self {
         Self {
             range: Range(bindings::blk_copy_range {
@@ -481,7 +484,8 @@ impl CopyCtx {
             // alive until the chunk is done. Not the last reference, so it may be dropped here.
             // The copy's caller holds its own two devices open until the copy completes, after
             // every chunk is done: a piece that reached one of them needs no pin, and a chunk
-            // with no pin no work item to drop it. A device below a stacking driver needs one.
+            // with no pin no work item to drop it. Any other device (below a stacking driver:
+            // a dm target's disk, a multipath path) needs one.
             let args = this.job.args();
             let held = [args.src_bdev(), args.dst_bdev()]
                 .iter()
@@ -513,7 +517,7 @@ impl CopyCtx {
     /// carrier must be known when it comes back through [`submit_bio`] and the driver reads its
     /// ranges without the lock, then drops the lock and acts on the rest, in the order
     /// [`Effects::apply`] gives: ends the other parked bios, reports the chunk to its job, then
-    /// queues the work that drops the pins.
+    /// queues the work that drops the pins, when the chunk took any.
     fn act(
         this: &Arc<Self>,
         st: SpinLockIrqGuard<'_, ChunkState<Parked>>,

@@ -81,8 +81,8 @@ static inline int blkdev_copy(struct blk_copy_params *params,
 
 /**
  * struct blk_copy_range - one range of an offloaded copy request
- * @bdev: the device the range lies on (a whole disk: partition offsets
- *	are already added to @sector)
+ * @bdev: the device the range lies on (its disk is ->bd_disk; partition
+ *	offsets are already added to @sector)
  * @sector: first sector
  * @nr_sectors: length in sectors
  */
