@@ -67,7 +67,8 @@ BUILD=${BUILD:-$top/build}
 # none). rnull and nullb execute a copy at once, so the guest's CPU bounds
 # the row; nullbslow is a null_blk that completes each request
 # BENCH_QD_SLOW_USEC after it arrived, a device whose copies take time, so
-# that the copies in flight bound it.
+# that the copies in flight bound it; nvme (not by default) is QEMU's NVMe
+# namespace, which copies in the emulator, outside the guest's CPUs.
 : "${BENCH_QD_DEVICES:=rnull nullb nullbslow}"
 : "${BENCH_QD_SLOW_USEC:=5000}"
 : "${BENCH_QD_SIZES:=4K 64K}"
@@ -76,7 +77,9 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_QD_REPS:=3}"			# uring and threads in turn, this many times
 # The io_uring side's rings, each run in turn: RING[:WAIT], RING plain
 # (flags 0) or defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
-# batch when the thread waits), WAIT the completions the thread waits for
+# batch when the thread waits) or async (flags 0, every command with
+# IOSQE_ASYNC: io_uring issues it from its io-wq workers, where it may
+# block, instead of the engine's workqueue), WAIT the completions the thread waits for
 # per io_uring_enter() (default 1; 0: never wait, poll the completion queue).
 : "${BENCH_QD_RINGS:=plain}"
 # BENCH_QD_STAT=1: perf stat counts, over the whole guest, the events that
@@ -133,8 +136,8 @@ if [[ " $BENCH_ONLY " == *" tcp "* ]]; then
 	BENCH_ONLY=$only
 fi
 for ring in $BENCH_QD_RINGS; do
-	if ! [[ $ring =~ ^(plain|defer)(:(0|[1-9][0-9]*))?$ ]]; then
-		echo "bench: BENCH_QD_RINGS: '$ring' is not plain or defer, with :WAIT or without" >&2
+	if ! [[ $ring =~ ^(plain|defer|async)(:(0|[1-9][0-9]*))?$ ]]; then
+		echo "bench: BENCH_QD_RINGS: '$ring' is not plain, defer or async, with :WAIT or without" >&2
 		exit 2
 	fi
 done

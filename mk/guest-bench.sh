@@ -839,6 +839,7 @@ qd_run() {
 	shift 2
 	if [[ $how == uring:* ]]; then
 		[[ $how == uring:defer* ]] && opts+=(-D)
+		[[ $how == uring:async* ]] && opts+=(-A)
 		[[ $how == uring:*:* ]] && opts+=(-w "${how##*:}")
 		how=uring
 	fi
@@ -981,8 +982,8 @@ bench_qd() {
 	for name in $BENCH_QD_DEVICES; do
 		[[ $name == none || $name == 0 ]] && continue
 		case $name in
-		rnull|nullb|nullbslow) ;;
-		*) fail "$name" "queue depth row: rnull, nullb or nullbslow only"; continue ;;
+		rnull|nullb|nullbslow|nvme) ;;
+		*) fail "$name" "queue depth row: rnull, nullb, nullbslow or nvme only"; continue ;;
 		esac
 		if ! "setup_$name" 256; then
 			fail "$name" "queue depth row: setup"

@@ -4,19 +4,21 @@
  * flight by one thread with BLOCK_URING_CMD_COPY, against N threads each
  * making one BLKCOPY call after the other.
  *
- *   copy_qd uring -q N [-D] [-w N] [-s SIZE] [-T SECS] [-r REP] [-L LABEL]
- *           DEV SRC DST SPAN
+ *   copy_qd uring -q N [-D|-A] [-w N] [-s SIZE] [-T SECS] [-r REP]
+ *           [-L LABEL] DEV SRC DST SPAN
  *   copy_qd threads -q N [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
  *
  * Copy i goes from SRC + o to DST + o, o = (i * SIZE) % SPAN (the threads
  * take i from one counter), for SECS seconds (default 3); then what is in
  * flight is reaped. -D sets the ring up with IORING_SETUP_SINGLE_ISSUER and
  * IORING_SETUP_DEFER_TASKRUN (completions run when the thread waits, in a
- * batch); -w N waits for N completions per io_uring_enter() instead of one
+ * batch); -A sets IOSQE_ASYNC on every command, which io_uring then issues
+ * from its io-wq workers (where it may block) without trying a nonblocking
+ * issue first; -w N waits for N completions per io_uring_enter() instead of one
  * (fewer while fewer are in flight); -w 0 never waits: the thread submits
  * and polls the completion queue, asking for completions without waiting
  * on a deferred ring. Prints one JSON line: {"kind":"qd", "method": "uring"
- * or "blkcopy", "dev", "qd", "ring" ("plain" or "defer"), "wait" (-w),
+ * or "blkcopy", "dev", "qd", "ring" ("plain", "defer" or "async"), "wait" (-w),
  * "size", "rep", "copies", "bytes", "secs", "cpu_user", "cpu_sys"
  * (guest-wide, from /proc/stat), "thread_cpu" (user and system time of the
  * submitting thread, uring only, else 0), "check": "ok" or what went wrong
@@ -56,7 +58,7 @@ struct one_copy {
 };
 
 static struct {
-	int fd, qd, defer, wait;
+	int fd, qd, defer, async, wait;
 	unsigned long long size, src, dst, span;
 	double secs;
 	atomic_ullong next, copies, failed, onloaded;
@@ -202,6 +204,8 @@ static void run_uring(void)
 			memcpy((char *)sqe + SQE_CMD_OP, &op, sizeof(op));
 			memcpy((char *)sqe + SQE_ADDR, &addr, sizeof(addr));
 			io_uring_sqe_set_data64(sqe, slot);
+			if (cfg.async)
+				sqe->flags |= IOSQE_ASYNC;
 			busy[slot] = 1;
 			in_flight++;
 		}
@@ -252,10 +256,11 @@ int main(int argc, char **argv)
 	cfg.size = 4096;
 	cfg.secs = 3;
 	cfg.wait = 1;
-	while ((opt = getopt(argc, argv, "q:Dw:s:T:r:L:")) != -1) {
+	while ((opt = getopt(argc, argv, "q:DAw:s:T:r:L:")) != -1) {
 		switch (opt) {
 		case 'q': cfg.qd = atoi(optarg); break;
 		case 'D': cfg.defer = 1; break;
+		case 'A': cfg.async = 1; break;
 		case 'w': cfg.wait = atoi(optarg); break;
 		case 's': cfg.size = parse_size(optarg); break;
 		case 'T': cfg.secs = atof(optarg); break;
@@ -265,7 +270,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 4 || cfg.qd < 1 || cfg.qd > 4096 || !cfg.size ||
-	    cfg.wait < 0 || cfg.wait > cfg.qd)
+	    cfg.wait < 0 || cfg.wait > cfg.qd || (cfg.defer && cfg.async))
 		return 2;
 	cfg.src = parse_size(argv[optind + 1]);
 	cfg.dst = parse_size(argv[optind + 2]);
@@ -299,7 +304,8 @@ int main(int argc, char **argv)
 	       "\"rep\":%u,\"copies\":%llu,\"bytes\":%llu,\"secs\":%.6f,"
 	       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"thread_cpu\":%.3f,\"check\":\"%s\"}\n",
 	       uring ? "uring" : "blkcopy", label ? label : argv[optind], cfg.qd,
-	       cfg.defer ? "defer" : "plain", cfg.wait, cfg.size, rep, (unsigned long long)cfg.copies,
+	       cfg.defer ? "defer" : cfg.async ? "async" : "plain", cfg.wait,
+	       cfg.size, rep, (unsigned long long)cfg.copies,
 	       (unsigned long long)cfg.copies * cfg.size, t, u1 - u0, s1 - s0, tc, check);
 	close(cfg.fd);
 	return cfg.failed ? 1 : 0;
