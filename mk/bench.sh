@@ -67,9 +67,9 @@ BUILD=${BUILD:-$top/build}
 # none). rnull and nullb execute a copy at once, so the guest's CPU bounds
 # the row; nullbslow is a null_blk that completes each request
 # BENCH_QD_SLOW_USEC after it arrived, a device whose copies take time, so
-# that the copies in flight bound it; nvme (not by default) is QEMU's NVMe
-# namespace, which copies in the emulator, outside the guest's CPUs.
-: "${BENCH_QD_DEVICES:=rnull nullb nullbslow}"
+# that the copies in flight bound it; nvme is QEMU's NVMe namespace, which
+# copies in the emulator, outside the guest's CPUs, as a device does.
+: "${BENCH_QD_DEVICES:=rnull nullb nullbslow nvme}"
 : "${BENCH_QD_SLOW_USEC:=5000}"
 : "${BENCH_QD_SIZES:=4K 64K}"
 : "${BENCH_QD_DEPTHS:=1 2 4 8 16 32 64}"
