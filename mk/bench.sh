@@ -76,11 +76,12 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_QD_SECS:=3}"			# each run copies for this long
 : "${BENCH_QD_REPS:=3}"			# uring and threads in turn, this many times
 # The io_uring side's rings, each run in turn: RING[:WAIT], RING plain
-# (flags 0) or defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
+# (flags 0), defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
 # batch when the thread waits) or async (flags 0, every command with
 # IOSQE_ASYNC: io_uring issues it from its io-wq workers, where it may
-# block, instead of the engine's workqueue), WAIT the completions the thread waits for
-# per io_uring_enter() (default 1; 0: never wait, poll the completion queue).
+# block, instead of the engine's workqueue), WAIT the completions the
+# thread waits for per io_uring_enter() (default 1; 0: never wait, poll the
+# completion queue).
 : "${BENCH_QD_RINGS:=plain}"
 # BENCH_QD_STAT=1: perf stat counts, over the whole guest, the events that
 # hand a copy on (work items, wake-ups, switches, task works, allocations,

@@ -14,16 +14,16 @@
  * IORING_SETUP_DEFER_TASKRUN (completions run when the thread waits, in a
  * batch); -A sets IOSQE_ASYNC on every command, which io_uring then issues
  * from its io-wq workers (where it may block) without trying a nonblocking
- * issue first; -w N waits for N completions per io_uring_enter() instead of one
- * (fewer while fewer are in flight); -w 0 never waits: the thread submits
- * and polls the completion queue, asking for completions without waiting
- * on a deferred ring. Prints one JSON line: {"kind":"qd", "method": "uring"
- * or "blkcopy", "dev", "qd", "ring" ("plain", "defer" or "async"), "wait" (-w),
- * "size", "rep", "copies", "bytes", "secs", "cpu_user", "cpu_sys"
- * (guest-wide, from /proc/stat), "thread_cpu" (user and system time of the
- * submitting thread, uring only, else 0), "check": "ok" or what went wrong
- * (a failed copy, one that did not offload)}. Sizes take a K, M or G
- * suffix. Exits 1 on a bad setup, 2 on bad usage.
+ * issue first; -w N waits for N completions per io_uring_enter() instead of
+ * one (fewer while fewer are in flight); -w 0 never waits: the thread
+ * submits and polls the completion queue, asking for completions without
+ * waiting on a deferred ring. Prints one JSON line: {"kind":"qd", "method":
+ * "uring" or "blkcopy", "dev", "qd", "ring" ("plain", "defer" or "async"),
+ * "wait" (-w), "size", "rep", "copies", "bytes", "secs", "cpu_user",
+ * "cpu_sys" (guest-wide, from /proc/stat), "thread_cpu" (user and system
+ * time of the submitting thread, uring only, else 0), "check": "ok" or what
+ * went wrong (a failed copy, one that did not offload)}. Sizes take a K, M
+ * or G suffix. Exits 1 on a bad setup, 2 on bad usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
