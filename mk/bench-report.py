@@ -985,7 +985,8 @@ def main():
                      "threads CPU s/GiB", "x threads", "CPU x threads", "runs"], qd_rows) + [""]
         md += ["Ring: uring is a ring set up with flags 0 that waits for one completion per "
                "io_uring_enter(); defer: IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN; "
-               "async: flags 0, every command with IOSQE_ASYNC (issued from io_uring's io-wq workers); wait N: "
+               "async: flags 0, every command with IOSQE_ASYNC (issued from io_uring's io-wq workers); "
+               "coop: IORING_SETUP_COOP_TASKRUN; wait N: "
                "N completions per io_uring_enter(); polled: never waits, polls the completion queue "
                "(BENCH_QD_RINGS).", ""]
         if config_list(config, "VM_APPEND"):

@@ -77,11 +77,12 @@ BUILD=${BUILD:-$top/build}
 : "${BENCH_QD_REPS:=3}"			# uring and threads in turn, this many times
 # The io_uring side's rings, each run in turn: RING[:WAIT], RING plain
 # (flags 0), defer (SINGLE_ISSUER and DEFER_TASKRUN: completions run in a
-# batch when the thread waits) or async (flags 0, every command with
+# batch when the thread waits), async (flags 0, every command with
 # IOSQE_ASYNC: io_uring issues it from its io-wq workers, where it may
-# block, instead of the engine's workqueue), WAIT the completions the
-# thread waits for per io_uring_enter() (default 1; 0: never wait, poll the
-# completion queue).
+# block, instead of the engine's workqueue) or coop (COOP_TASKRUN: task
+# work waits for the thread to enter the kernel, no interrupt); WAIT the
+# completions the thread waits for per io_uring_enter() (default 1; 0:
+# never wait, poll the completion queue).
 : "${BENCH_QD_RINGS:=plain}"
 # BENCH_QD_STAT=1: perf stat counts, over the whole guest, the events that
 # hand a copy on (work items, wake-ups, switches, task works, allocations,
@@ -137,8 +138,8 @@ if [[ " $BENCH_ONLY " == *" tcp "* ]]; then
 	BENCH_ONLY=$only
 fi
 for ring in $BENCH_QD_RINGS; do
-	if ! [[ $ring =~ ^(plain|defer|async)(:(0|[1-9][0-9]*))?$ ]]; then
-		echo "bench: BENCH_QD_RINGS: '$ring' is not plain, defer or async, with :WAIT or without" >&2
+	if ! [[ $ring =~ ^(plain|defer|async|coop)(:(0|[1-9][0-9]*))?$ ]]; then
+		echo "bench: BENCH_QD_RINGS: '$ring' is not plain, defer, async or coop, with :WAIT or without" >&2
 		exit 2
 	fi
 done

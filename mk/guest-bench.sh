@@ -840,6 +840,7 @@ qd_run() {
 	if [[ $how == uring:* ]]; then
 		[[ $how == uring:defer* ]] && opts+=(-D)
 		[[ $how == uring:async* ]] && opts+=(-A)
+		[[ $how == uring:coop* ]] && opts+=(-C)
 		[[ $how == uring:*:* ]] && opts+=(-w "${how##*:}")
 		how=uring
 	fi

@@ -4,7 +4,7 @@
  * flight by one thread with BLOCK_URING_CMD_COPY, against N threads each
  * making one BLKCOPY call after the other.
  *
- *   copy_qd uring -q N [-D|-A] [-w N] [-s SIZE] [-T SECS] [-r REP]
+ *   copy_qd uring -q N [-D|-A|-C] [-w N] [-s SIZE] [-T SECS] [-r REP]
  *           [-L LABEL] DEV SRC DST SPAN
  *   copy_qd threads -q N [-s SIZE] [-T SECS] [-r REP] [-L LABEL] DEV SRC DST SPAN
  *
@@ -14,16 +14,19 @@
  * IORING_SETUP_DEFER_TASKRUN (completions run when the thread waits, in a
  * batch); -A sets IOSQE_ASYNC on every command, which io_uring then issues
  * from its io-wq workers (where it may block) without trying a nonblocking
- * issue first; -w N waits for N completions per io_uring_enter() instead of
- * one (fewer while fewer are in flight); -w 0 never waits: the thread
- * submits and polls the completion queue, asking for completions without
- * waiting on a deferred ring. Prints one JSON line: {"kind":"qd", "method":
- * "uring" or "blkcopy", "dev", "qd", "ring" ("plain", "defer" or "async"),
- * "wait" (-w), "size", "rep", "copies", "bytes", "secs", "cpu_user",
- * "cpu_sys" (guest-wide, from /proc/stat), "thread_cpu" (user and system
- * time of the submitting thread, uring only, else 0), "check": "ok" or what
- * went wrong (a failed copy, one that did not offload)}. Sizes take a K, M
- * or G suffix. Exits 1 on a bad setup, 2 on bad usage.
+ * issue first; -C sets the ring up with IORING_SETUP_COOP_TASKRUN (a
+ * completion's task work waits for the thread to enter the kernel instead
+ * of interrupting it); -w N waits for N completions per io_uring_enter()
+ * instead of one (fewer while fewer are in flight); -w 0 never waits: the
+ * thread submits and polls the completion queue, asking for completions
+ * without waiting on a deferred or cooperative ring. Prints one JSON line:
+ * {"kind":"qd", "method": "uring" or "blkcopy", "dev", "qd", "ring"
+ * ("plain", "defer", "async" or "coop"), "wait" (-w), "size", "rep",
+ * "copies", "bytes", "secs", "cpu_user", "cpu_sys" (guest-wide, from
+ * /proc/stat), "thread_cpu" (user and system time of the submitting
+ * thread, uring only, else 0), "check": "ok" or what went wrong (a failed
+ * copy, one that did not offload)}. Sizes take a K, M or G suffix. Exits 1
+ * on a bad setup, 2 on bad usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,7 +61,7 @@ struct one_copy {
 };
 
 static struct {
-	int fd, qd, defer, async, wait;
+	int fd, qd, defer, async, coop, wait;
 	unsigned long long size, src, dst, span;
 	double secs;
 	atomic_ullong next, copies, failed, onloaded;
@@ -175,7 +178,8 @@ static void run_uring(void)
 	struct io_uring_cqe *cqe;
 	struct io_uring ring;
 	unsigned int flags = cfg.defer ? IORING_SETUP_SINGLE_ISSUER |
-					 IORING_SETUP_DEFER_TASKRUN : 0;
+					 IORING_SETUP_DEFER_TASKRUN :
+			     cfg.coop ? IORING_SETUP_COOP_TASKRUN : 0;
 	int in_flight = 0, stop = 0, slot, ret;
 	char *busy = calloc(cfg.qd, 1);
 
@@ -213,7 +217,8 @@ static void run_uring(void)
 			break;
 		if (!cfg.wait) {
 			ret = io_uring_submit(&ring);
-			if (ret >= 0 && cfg.defer)
+			/* Task work that waits for the thread to enter. */
+			if (ret >= 0 && (cfg.defer || cfg.coop))
 				ret = io_uring_get_events(&ring);
 		} else {
 			ret = io_uring_submit_and_wait(&ring, in_flight < cfg.wait ?
@@ -256,11 +261,12 @@ int main(int argc, char **argv)
 	cfg.size = 4096;
 	cfg.secs = 3;
 	cfg.wait = 1;
-	while ((opt = getopt(argc, argv, "q:DAw:s:T:r:L:")) != -1) {
+	while ((opt = getopt(argc, argv, "q:DACw:s:T:r:L:")) != -1) {
 		switch (opt) {
 		case 'q': cfg.qd = atoi(optarg); break;
 		case 'D': cfg.defer = 1; break;
 		case 'A': cfg.async = 1; break;
+		case 'C': cfg.coop = 1; break;
 		case 'w': cfg.wait = atoi(optarg); break;
 		case 's': cfg.size = parse_size(optarg); break;
 		case 'T': cfg.secs = atof(optarg); break;
@@ -270,7 +276,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 4 || cfg.qd < 1 || cfg.qd > 4096 || !cfg.size ||
-	    cfg.wait < 0 || cfg.wait > cfg.qd || (cfg.defer && cfg.async))
+	    cfg.wait < 0 || cfg.wait > cfg.qd || cfg.defer + cfg.async + cfg.coop > 1)
 		return 2;
 	cfg.src = parse_size(argv[optind + 1]);
 	cfg.dst = parse_size(argv[optind + 2]);
@@ -304,8 +310,8 @@ int main(int argc, char **argv)
 	       "\"rep\":%u,\"copies\":%llu,\"bytes\":%llu,\"secs\":%.6f,"
 	       "\"cpu_user\":%.3f,\"cpu_sys\":%.3f,\"thread_cpu\":%.3f,\"check\":\"%s\"}\n",
 	       uring ? "uring" : "blkcopy", label ? label : argv[optind], cfg.qd,
-	       cfg.defer ? "defer" : cfg.async ? "async" : "plain", cfg.wait,
-	       cfg.size, rep, (unsigned long long)cfg.copies,
+	       cfg.defer ? "defer" : cfg.async ? "async" : cfg.coop ? "coop" : "plain",
+	       cfg.wait, cfg.size, rep, (unsigned long long)cfg.copies,
 	       (unsigned long long)cfg.copies * cfg.size, t, u1 - u0, s1 - s0, tc, check);
 	close(cfg.fd);
 	return cfg.failed ? 1 : 0;
