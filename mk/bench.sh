@@ -92,6 +92,10 @@ BUILD=${BUILD:-$top/build}
 # scheduler's switches during each run instead: how long a work item waits
 # to run, how idle each CPU and the io_uring thread are ("qdtrace" lines).
 : "${BENCH_QD_TRACE:=}"
+# BENCH_QD_PROFILE=1: perf samples every CPU (cpu-clock, call graphs) during
+# each run instead; profile-qd-RUN.txt has the symbols by task (comm) above
+# 0.5 %, and the time spent under the copy's entry points (children).
+: "${BENCH_QD_PROFILE:=}"
 # BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues on
 # CPU 1 (an experiment: where the scheduler puts the two stages).
 : "${BENCH_QD_PIN:=}"

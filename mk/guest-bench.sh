@@ -852,7 +852,9 @@ qd_run() {
 		echo 2 >"$mask" || return
 		pin=(taskset -c 0)
 	fi
-	if [[ -n $BENCH_QD_TRACE ]]; then
+	if [[ -n $BENCH_QD_PROFILE ]]; then
+		qd_profile "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
+	elif [[ -n $BENCH_QD_TRACE ]]; then
 		qd_trace "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	elif [[ -z $BENCH_QD_STAT ]]; then
 		timeout -k 10 "$BENCH_CMD_TIMEOUT" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
@@ -882,6 +884,28 @@ qd_stat() {
 			"$run" "$ev" "$count" "$copies"
 	done <"$stat" >>"$results"
 	rm -f "$stat"
+	return "$rc"
+}
+
+# Run command "${@:2}" (copy_qd) under perf record of every CPU, with call
+# graphs (BENCH_QD_PROFILE=1): the samples by task, by task and symbol, and
+# by symbol with what it calls (children), each above 0.5 %, go to
+# $out/profile-qd-$1.txt.
+qd_profile() {
+	local run=$1 data line rc f=$out/profile-qd-$1.txt
+	shift
+	data=$(mktemp /tmp/qdprof.XXXXXX)
+	line=$(timeout -k 10 "$BENCH_CMD_TIMEOUT" perf record -q -a -g -e cpu-clock -F 999 \
+		-o "$data" -- "$@" 2>>"$FULL")
+	rc=$?
+	[[ -n $line ]] && echo "$line" >>"$results"
+	{
+		perf report -i "$data" --stdio --no-children --sort comm --percent-limit 0.5 -g none
+		perf report -i "$data" --stdio --no-children --sort comm,sym --percent-limit 0.5 -g none
+		echo "== with children"
+		perf report -i "$data" --stdio --children --sort sym --percent-limit 0.5 -g none
+	} >"$f" 2>>"$FULL"
+	rm -f "$data"
 	return "$rc"
 }
 
