@@ -99,6 +99,9 @@ BUILD=${BUILD:-$top/build}
 # BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues on
 # CPU 1 (an experiment: where the scheduler puts the two stages).
 : "${BENCH_QD_PIN:=}"
+# BENCH_QD_RT=1: the io_uring thread at SCHED_FIFO 1 (an experiment: whether
+# its wake-ups waiting for the tick under PREEMPT_LAZY set the pace).
+: "${BENCH_QD_RT:=}"
 # NVMe/TCP (device nvmetcp): nvmet over TCP on 127.0.0.1 to a memory-backed
 # rnull disk that offloads copies of up to BENCH_TCP_COPY_BYTES (nvmet
 # advertises that as MSSRL and MCL), the host connected with nvme-cli, the

@@ -852,6 +852,10 @@ qd_run() {
 		echo 2 >"$mask" || return
 		pin=(taskset -c 0)
 	fi
+	# BENCH_QD_RT=1: the io_uring thread at real-time priority (SCHED_FIFO 1),
+	# so that its wake-up preempts a kworker at once instead of at the next
+	# tick, as a fair task's does under PREEMPT_LAZY.
+	[[ -n $BENCH_QD_RT && $how == uring ]] && pin+=(chrt -f 1)
 	if [[ -n $BENCH_QD_PROFILE ]]; then
 		qd_profile "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	elif [[ -n $BENCH_QD_TRACE ]]; then
