@@ -153,9 +153,11 @@ impl CopyArgs {
         self.params.is_async()
     }
 
-    /// The cgroup the copy is charged to, `None` for the root cgroup.
-    pub(crate) fn blkcg(&self) -> Option<&Blkcg> {
-        self.blkcg.as_ref()
+    /// Whether the pieces of a chunk are parked at once, all but the carrier without a bio of
+    /// their own: both devices have request queues, so nothing could remap a piece, and the copy
+    /// is charged to no cgroup, so that no piece needs to be seen as I/O.
+    pub(crate) fn parks_directly(&self) -> bool {
+        !self.src_bdev().is_bio_based() && !self.dst_bdev().is_bio_based() && self.blkcg.is_none()
     }
 
     /// Charges `bio`, a bio of the copy, as I/O of the caller: to the caller's cgroup, and as
@@ -190,10 +192,23 @@ impl CopyArgs {
     /// Counts and traces the end of `part` of the copy, done by `method`, which stopped after
     /// `copied` bytes of the whole copy with `result`.
     pub(crate) fn record(&self, method: Method, part: Range<u64>, copied: u64, result: Result) {
-        let (src, dst) = (self.src_bdev(), self.dst_bdev());
         let (len, done) = (part.end - part.start, copied.saturating_sub(part.start));
-        stats::account(dst, method, len, done, result);
-        copy::trace_complete(src, dst, len, done, result, method == Method::Offload);
+        stats::account(self.dst_bdev(), method, len, done, result);
+        self.trace_end(method, part, copied, result);
+    }
+
+    /// Traces the end of `part` of the copy, as [`CopyArgs::record`] does, without counting it:
+    /// for a part that starts again.
+    pub(crate) fn trace_end(&self, method: Method, part: Range<u64>, copied: u64, result: Result) {
+        let (len, done) = (part.end - part.start, copied.saturating_sub(part.start));
+        copy::trace_complete(
+            self.src_bdev(),
+            self.dst_bdev(),
+            len,
+            done,
+            result,
+            method == Method::Offload,
+        );
     }
 
     /// The caller's parameters, to report the outcome with ([`CopyParams::complete`]).

@@ -282,12 +282,14 @@ impl<P: Piece> ChunkState<P> {
         placed
     }
 
-    /// `nr` pieces could not be submitted: they neither park nor complete, and the chunk is
-    /// refused, so that the caller copies it another way.
+    /// `nr` pieces could not be submitted: they neither park nor complete, and the chunk fails
+    /// with `status`: `Status::NOTSUPP`, refused, so that the caller copies it another way, or
+    /// `Status::AGAIN` when the submitter must not wait for what it lacked, so that it is issued
+    /// again where it may.
     ///
     /// Never ends translation: the submitter holds its count until [`ChunkState::submitted`].
-    pub(crate) fn not_submitted(&mut self, nr: usize) {
-        self.fail(Status::NOTSUPP);
+    pub(crate) fn not_submitted(&mut self, nr: usize, status: Status) {
+        self.fail(status);
         self.pending -= nr;
         self.outstanding -= nr;
     }
@@ -903,7 +905,7 @@ mod tests {
     fn an_allocation_failure_refuses_the_chunk() -> Result {
         // Every piece a bio, and their allocation failed: nothing was submitted.
         let mut c = Chunk::new(2, 1, Status::OK)?;
-        c.st.not_submitted(3);
+        c.st.not_submitted(3, Status::NOTSUPP);
         assert_eq!(c.reports, 0);
         c.submitted();
         assert_eq!((c.checks, c.dispatches), (0, 0));
@@ -919,7 +921,7 @@ mod tests {
         let mut c = Chunk::new(1, 2, Status::OK)?;
         assert!(c.park_direct(direct(s0, 0), false, 0));
         assert!(c.park_direct(direct(d0, 1000), true, 0));
-        c.st.not_submitted(1);
+        c.st.not_submitted(1, Status::NOTSUPP);
         assert_eq!(c.reports, 0);
         c.submitted();
         assert_eq!((c.checks, c.dispatches), (0, 0));
@@ -928,6 +930,23 @@ mod tests {
             (c.reports, c.reported, c.releases),
             (1, Some(Status::NOTSUPP), 0)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_submitter_that_must_not_wait_fails_the_chunk_to_be_issued_again() -> Result {
+        // The carrier's bio could not be had without waiting: the chunk fails with what the
+        // submitter said, and so do the pieces parked meanwhile.
+        let rec: [Record; 2] = Default::default();
+        let [s0, d0] = &rec;
+        let mut c = Chunk::new(1, 2, Status::OK)?;
+        assert!(c.park_direct(direct(s0, 0), false, 0));
+        assert!(c.park_direct(direct(d0, 1000), true, 0));
+        c.st.not_submitted(1, Status::AGAIN);
+        c.submitted();
+        assert_eq!((c.checks, c.dispatches), (0, 0));
+        assert!(rec.iter().all(|r| r.ended_once(Status::AGAIN)));
+        assert_eq!((c.reports, c.reported), (1, Some(Status::AGAIN)));
         Ok(())
     }
 

@@ -48,7 +48,10 @@
 //! submitted, only the first of them waiting, and travel with `REQ_NOWAIT`, which stacking drivers
 //! honour by allocating without waiting too. A chunk that cannot get what it needs at once, or
 //! whose piece a driver could not take without waiting, is refused (`BLK_STS_NOTSUPP`) before
-//! anything was written, and the caller copies it in the kernel instead.
+//! anything was written, and the caller copies it in the kernel instead; unless its submitter
+//! must not wait at all (`nowait`, between devices with request queues only): then its carrier
+//! waits for no bio and no tag either, and the chunk fails with `BLK_STS_AGAIN`, to be issued
+//! again where it may wait.
 
 use core::{mem, ptr};
 use kernel::{
@@ -283,6 +286,10 @@ pub(crate) struct CopyCtx {
     /// Offset of the chunk in the whole copy, and its length, in bytes.
     offset: u64,
     len: u64,
+    /// Submitted by a task that must not wait for I/O, between devices with request queues: the
+    /// carrier neither waits for a bio nor for a tag, and the chunk fails with `Status::AGAIN`
+    /// when it would have had to.
+    nowait: bool,
 }
 
 impl_has_work! {
@@ -318,13 +325,15 @@ impl EndIo for CopyCtx {
 
 impl CopyCtx {
     /// Makes the context of a chunk of `len` bytes at `offset` of `job`'s copy, to be submitted
-    /// as `nr_src` source and `nr_dst` destination bios.
+    /// as `nr_src` source and `nr_dst` destination bios, without waiting for I/O when `nowait`
+    /// (only where the pieces are parked at once, [`CopyArgs::parks_directly`]).
     pub(crate) fn new(
         job: Arc<dyn Chunks>,
         offset: u64,
         len: u64,
         nr_src: usize,
         nr_dst: usize,
+        nowait: bool,
     ) -> Result<Arc<Self>> {
         let state = ChunkState::<Parked>::new(nr_src, nr_dst)?;
         Arc::pin_init(
@@ -333,6 +342,7 @@ impl CopyCtx {
                 nr_pieces: nr_src + nr_dst,
                 release <- new_work!("blk_copy_ctx_release"),
                 dispatched: SetOnce::new(),
+                nowait: nowait && job.args().parks_directly(),
                 job,
                 offset,
                 len,
@@ -357,7 +367,7 @@ impl CopyCtx {
         let args = this.job.args();
         let (src_bdev, dst_bdev) = (args.src_bdev(), args.dst_bdev());
         let (src, dst) = (src.enumerate(), dst.enumerate());
-        if src_bdev.is_bio_based() || dst_bdev.is_bio_based() || args.blkcg().is_some() {
+        if !args.parks_directly() {
             let src = src.map(|(index, (pos, len))| (src_bdev, false, index, pos, len));
             let dst = dst.map(|(index, (pos, len))| (dst_bdev, true, index, pos, len));
             Self::submit_bios(&this, Iterator::chain(src, dst));
@@ -379,10 +389,19 @@ impl CopyCtx {
             }
             drop(st);
             if let Some((index, pos, len)) = carrier {
-                // The only bio of the chunk: waiting for it holds nothing another copy needs.
-                match new_bio(&this, dst_bdev, true, index, pos, len, GFP_NOIO) {
-                    Ok((bio, piece)) => Self::submit_bio(&this, bio, piece),
-                    Err(_) => this.not_submitted(1),
+                // The only bio of the chunk: waiting for it holds nothing another copy needs,
+                // unless the submitter must not wait at all.
+                let (gfp, lacking) = if this.nowait {
+                    (GFP_NOWAIT, Status::AGAIN)
+                } else {
+                    (GFP_NOIO, Status::NOTSUPP)
+                };
+                match new_bio(&this, dst_bdev, true, index, pos, len, gfp) {
+                    Ok((mut bio, piece)) => {
+                        bio.set_nowait(this.nowait);
+                        Self::submit_bio(&this, bio, piece)
+                    }
+                    Err(_) => this.not_submitted(1, lacking),
                 }
             }
         }
@@ -424,7 +443,7 @@ impl CopyCtx {
         if allocate().is_err() || bios.len() != nr {
             // Dropping the bios frees them: none was submitted.
             drop(bios);
-            this.not_submitted(nr);
+            this.not_submitted(nr, Status::NOTSUPP);
             return;
         }
         for (bio, piece) in bios {
@@ -432,11 +451,11 @@ impl CopyCtx {
         }
     }
 
-    /// `nr` pieces could not be submitted: they neither park nor complete, and the chunk is
-    /// refused, so that the caller copies it another way.
-    fn not_submitted(&self, nr: usize) {
+    /// `nr` pieces could not be submitted: they neither park nor complete, and the chunk fails
+    /// with `status` (see [`ChunkState::not_submitted`]).
+    fn not_submitted(&self, nr: usize, status: Status) {
         // The submitter still holds its count: nothing to act on yet.
-        self.state.lock().not_submitted(nr);
+        self.state.lock().not_submitted(nr, status);
     }
 
     /// Submits `bio`, a piece of this chunk from [`new_bio`], with `piece` as its copy context.
@@ -444,7 +463,7 @@ impl CopyCtx {
         match bio.set_copy_ctx(piece) {
             Ok(()) => bio.submit::<CopyCtx>(),
             // Cannot happen: a new bio has no context. Should it, the piece is not submitted.
-            Err(_) => this.not_submitted(1),
+            Err(_) => this.not_submitted(1, Status::NOTSUPP),
         }
     }
 
@@ -545,8 +564,9 @@ impl CopyCtx {
                 let nr_sectors = this.len >> SECTOR_SHIFT;
                 copy::trace_dispatch(bio.bdev(), bio.sector(), nr_sectors, nr_src, nr_dst);
                 // As the request that executes the chunk it may wait for a tag: tags come back
-                // as requests complete, whatever the memory.
-                bio.set_nowait(false);
+                // as requests complete, whatever the memory. Unless its submitter must not
+                // wait: then blk-mq ends it with `BLK_STS_AGAIN`, and the chunk fails with it.
+                bio.set_nowait(this.nowait);
                 // SAFETY: The carrier is in flight and ours to pass on, once; it was checked,
                 // throttled and accounted on its way to being parked.
                 unsafe { bindings::blk_copy_dispatch_bio(bio.into_raw().as_ptr()) };

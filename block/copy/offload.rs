@@ -22,6 +22,15 @@
 //! chunks in the caller's task or, for a caller that must not wait, from the engine's workqueue
 //! ([`Issue`]). A copy asked to stop ([`crate::args::StopFlag`]) issues no more chunks and ends
 //! with `ECANCELED` at the first chunk it did not issue.
+//!
+//! A caller that must not wait still issues the first chunk itself while the engine's workqueue
+//! is busy ([`BUSY_ISSUERS`]), when its pieces are parked at once (both devices have request
+//! queues, and the copy is charged to no cgroup: [`CopyArgs::parks_directly`]): the chunk then
+//! waits neither for its bio nor for a tag, and fails with `EAGAIN` when it would have had to.
+//! The round then restarts from that chunk on the workqueue, where it may wait. Where the
+//! devices' driver executes the copy in `queue_rq`, as null devices do, this is what lets one
+//! submitter keep both the workqueue's CPU and its own busy; a driver whose `queue_rq` may sleep
+//! (`BLK_MQ_F_BLOCKING`) may sleep in the submitter then, as for io_uring's reads and writes.
 
 use core::ops::Range;
 
@@ -31,6 +40,10 @@ use kernel::{
     new_work,
     prelude::*,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         new_spinlock_irq,
         Arc,
         ArcBorrow,
@@ -65,6 +78,14 @@ const MAX_CHUNKS_IN_FLIGHT: usize = 8;
 
 /// How long a synchronous copy waits before it looks for a fatal signal again.
 const WAIT_SLICE_MS: u32 = 250;
+
+/// Issuers queued on the engine's workqueue or running there, of every job, from which on a
+/// caller that must not wait issues a copy's first chunk itself ([`Issue::Nowait`]): enough to
+/// keep the workqueue's workers busy while that caller prepares the next copies.
+const BUSY_ISSUERS: i32 = 6;
+
+/// Issuers queued on the engine's workqueue or running there.
+static ISSUERS: Atomic<i32> = Atomic::new(0);
 
 /// Where a copy stopped: the earliest chunk that failed, or the first that was not issued
 /// because the caller was killed.
@@ -130,6 +151,10 @@ struct JobState {
     onload_len: u64,
     /// The part the kernel copies before the next round, when the round ended with a refusal.
     onload: Option<Range<u64>>,
+    /// The offset of the round's first chunk when a caller that must not wait issued it: when
+    /// that chunk fails with `EAGAIN` it would have waited, and the round restarts from it on
+    /// the workqueue.
+    nowait_at: Option<u64>,
 }
 
 impl JobState {
@@ -145,6 +170,7 @@ impl JobState {
             offloaded: 0,
             onload_len: 0,
             onload: None,
+            nowait_at: None,
         }
     }
 
@@ -165,6 +191,7 @@ impl JobState {
         self.finished = false;
         self.issuing = true;
         self.onload = None;
+        self.nowait_at = None;
     }
 
     /// The round ended with the devices refusing the chunk at `at`: the part of the copy the
@@ -192,9 +219,11 @@ impl JobState {
 pub(crate) enum Issue {
     /// In the caller's task, which may sleep for memory and for a tag.
     Inline,
-    /// From the engine's workqueue: for a caller that must not wait, such as io_uring's
-    /// nonblocking issue of a `BLOCK_URING_CMD_COPY`. It returns once the work is queued.
-    Queued,
+    /// For a caller that must not wait for I/O, such as io_uring's nonblocking issue of a
+    /// `BLOCK_URING_CMD_COPY`: from the engine's workqueue, or, while that is busy and nothing
+    /// could remap the pieces, the first chunk in the caller's task without waiting (see the
+    /// module documentation). Returns once the chunk is issued or the work queued.
+    Nowait,
 }
 
 /// A copy that is ready to start: validated, planned, its job allocated, nothing of it issued.
@@ -269,7 +298,8 @@ impl WorkItem<0> for OffloadJob {
     type Pointer = Arc<OffloadJob>;
 
     fn run(this: Arc<OffloadJob>) {
-        Self::issue(&this);
+        Self::issue(&this, false);
+        ISSUERS.add(-1, Relaxed);
     }
 }
 
@@ -380,12 +410,28 @@ impl OffloadJob {
     /// may run before this returns.
     fn start(job: &Arc<Self>, issue: Issue) {
         match issue {
-            Issue::Inline => Self::issue(job),
-            Issue::Queued => {
-                // A new job: nothing else queued its issuer, which `issuing` stands for.
-                let wq = job.args.params().workqueue();
-                let _ = wq.enqueue::<_, 0>(job.clone());
+            Issue::Inline => Self::issue(job, false),
+            // Only an asynchronous copy restarts a round from the workqueue.
+            Issue::Nowait
+                if job.args.is_async()
+                    && job.args.parks_directly()
+                    && ISSUERS.load(Relaxed) >= BUSY_ISSUERS =>
+            {
+                Self::issue(job, true)
             }
+            // A new job: nothing else queued its issuer, which `issuing` stands for.
+            Issue::Nowait => Self::queue_issuer(job.clone()),
+        }
+    }
+
+    /// Queues the job's issuer on the engine's workqueue, where issuing may sleep. The caller
+    /// set `issuing`, so nothing else has queued it.
+    fn queue_issuer(this: Arc<Self>) {
+        ISSUERS.add(1, Relaxed);
+        let wq = this.args.params().workqueue();
+        if wq.enqueue::<_, 0>(this).is_err() {
+            // Cannot happen while `issuing` keeps everyone else from queueing it.
+            ISSUERS.add(-1, Relaxed);
         }
     }
 
@@ -434,8 +480,8 @@ impl OffloadJob {
     }
 
     /// Starts a new round of chunks from byte `from` on, once the kernel copied the part before
-    /// it that the devices refused. Chunks of the last round that completed after the refused
-    /// one are copied again.
+    /// it that the devices refused, or once a chunk issued without waiting would have had to.
+    /// Chunks of the last round that completed after the failed one are copied again.
     ///
     /// Called once a round has finished: no chunk is in flight and no issuer runs.
     fn restart(this: &Arc<Self>, from: u64) {
@@ -449,11 +495,12 @@ impl OffloadJob {
         args.trace_start(Method::Offload, from..args.total);
         if args.is_async() {
             // From the issuing workqueue, whose work is never held up behind copies the kernel
-            // does: this runs on the onload workqueue. Nothing else queues it while `issuing`
-            // is set.
-            let _ = args.params().workqueue().enqueue::<_, 0>(this.clone());
+            // does: this runs on the onload workqueue, or where the round that a chunk issued
+            // without waiting failed finished (its submitter, an issuer, a completion in
+            // interrupt context). Nothing else queues it while `issuing` is set.
+            Self::queue_issuer(this.clone());
         } else {
-            Self::issue(this);
+            Self::issue(this, false);
         }
     }
 
@@ -480,11 +527,14 @@ impl OffloadJob {
         }
     }
 
-    /// Issues chunks while there is room in flight, none failed and some are left.
+    /// Issues chunks while there is room in flight, none failed and some are left; when
+    /// `nowait`, in a task that must not wait for I/O, one chunk, without waiting, and the
+    /// workqueue the rest.
     ///
     /// Runs as the job's only issuer (`issuing` is set); clears `issuing` when it stops, under
     /// the lock a completion takes to decide whether to queue a new issuer.
-    fn issue(this: &Arc<Self>) {
+    fn issue(this: &Arc<Self>, nowait: bool) {
+        let mut issued = 0;
         loop {
             if this.args.stop_requested() {
                 // Cancelled: the copy ends at the first chunk not issued yet.
@@ -492,6 +542,12 @@ impl OffloadJob {
             }
             let chunk = {
                 let mut st = this.state.lock();
+                if nowait && issued > 0 && st.more_to_issue() {
+                    drop(st);
+                    // `issuing` stays set, for the issuer queued here.
+                    Self::queue_issuer(this.clone());
+                    return;
+                }
                 let chunk = if st.outcome.stopped() || st.in_flight >= MAX_CHUNKS_IN_FLIGHT {
                     None
                 } else {
@@ -510,34 +566,56 @@ impl OffloadJob {
                     return;
                 };
                 st.in_flight += 1;
+                if nowait {
+                    st.nowait_at = Some(chunk.done);
+                }
                 chunk
             };
+            issued += 1;
             match CopyCtx::new(
                 this.clone(),
                 chunk.done,
                 chunk.len,
                 chunk.nr_src,
                 chunk.nr_dst,
+                nowait,
             ) {
                 Ok(ctx) => CopyCtx::submit(
                     ctx,
                     chunk.src.pieces(&this.args.src, chunk.len),
                     chunk.dst.pieces(&this.args.dst, chunk.len),
                 ),
-                // Not offloaded for want of memory: the caller copies it another way.
-                Err(_) => this.as_arc_borrow().chunk_done(chunk.done, Status::NOTSUPP),
+                // Not offloaded for want of memory: the caller copies it another way, or, when
+                // this task must not wait, the workqueue issues it again.
+                Err(_) => {
+                    let status = if nowait {
+                        Status::AGAIN
+                    } else {
+                        Status::NOTSUPP
+                    };
+                    this.as_arc_borrow().chunk_done(chunk.done, status)
+                }
             }
         }
     }
 
     /// The round has finished: counts it, then reports the outcome to the caller, once, or
-    /// has the kernel copy the part the devices refused first.
+    /// has the kernel copy the part the devices refused first; or, when a chunk issued
+    /// without waiting would have had to wait, restarts the round from it on the workqueue.
     fn finish(this: &Arc<Self>, outcome: Outcome) {
         let args = &this.args;
         let (copied, result) = outcome.result(args.total);
         let mut st = this.state.lock();
         let from = st.round_from;
         st.offloaded += copied.saturating_sub(from);
+        if result == Err(EAGAIN) && st.nowait_at == Some(copied) {
+            drop(st);
+            // Not a failure: nothing is counted; the round's trace ends, and a new one starts
+            // where the chunks may wait.
+            args.trace_end(Method::Offload, from..args.total, copied, result);
+            Self::restart(this, copied);
+            return;
+        }
         let part =
             (result == Err(EOPNOTSUPP) && args.fallback()).then(|| st.refused(copied, args.total));
         st.onload = part.clone();
@@ -592,8 +670,7 @@ impl Chunks for OffloadJob {
             // Issuing allocates and may sleep: leave interrupt context. Nothing else queues the
             // work while `issuing` is set. The queue has a rescuer: copies issued from reclaim
             // (dm-kcopyd, nvmet) go on under memory pressure.
-            let wq = this.args.params().workqueue();
-            let _ = wq.enqueue::<_, 0>(this);
+            Self::queue_issuer(this);
         }
     }
 }

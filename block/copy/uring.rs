@@ -21,8 +21,10 @@
 //! workqueue of in-kernel copies ([`UringCopy::drop_cached_pages`]) before it queues the task
 //! work.
 //!
-//! Issued inline (`IO_URING_F_NONBLOCK`), the command never waits for I/O in the submitter's
-//! task: the first chunks are issued from the engine's workqueue ([`Issue::Queued`]), and when the
+//! Issued inline (`IO_URING_F_NONBLOCK`), the command waits for no I/O in the submitter's task:
+//! the first chunks are issued from the engine's workqueue, or, while that is busy, the first one
+//! in the submitter's task without waiting for a bio or a tag ([`Issue::Nowait`]; a driver whose
+//! `queue_rq` may sleep then runs it there, as for io_uring's reads and writes); and when the
 //! page cache would have to be written back or dropped, it returns `-EAGAIN` before anything
 //! started, for io-wq to issue it again where it may wait.
 //!
@@ -376,7 +378,7 @@ pub(crate) unsafe fn issue(
     // whose exchanges read `Running`.
     copy.cmd.store(queued.into_raw(), Relaxed);
     copy.stage.store(Stage::Running, Release);
-    let issue = if nowait { Issue::Queued } else { Issue::Inline };
+    let issue = if nowait { Issue::Nowait } else { Issue::Inline };
     // The copy may end, and the command complete, before this returns; the borrowed `cmd` is not
     // used after `queue`.
     start.run(issue);
