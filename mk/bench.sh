@@ -93,8 +93,8 @@ BUILD=${BUILD:-$top/build}
 # to run, how idle each CPU and the io_uring thread are ("qdtrace" lines).
 : "${BENCH_QD_TRACE:=}"
 # BENCH_QD_PROFILE=1: perf samples every CPU (cpu-clock, call graphs) during
-# each run instead; profile-qd-RUN.txt has the symbols by task (comm) above
-# 0.5 %, and the time spent under the copy's entry points (children).
+# each run instead; profile-qd-RUN.txt has the samples by task, by task and
+# symbol, and by symbol with what it calls (children), each above 0.5 %.
 : "${BENCH_QD_PROFILE:=}"
 # BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues on
 # CPU 1 (an experiment: where the scheduler puts the two stages).

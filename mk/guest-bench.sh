@@ -846,25 +846,25 @@ qd_run() {
 	fi
 	# BENCH_QD_PIN=1: the io_uring thread on CPU 0, the unbound workqueues'
 	# workers (the blk_copy issuers) on CPU 1, each stage on a CPU of its own.
-	local pin=() mask=/sys/devices/virtual/workqueue/cpumask old
+	local wrap=() mask=/sys/devices/virtual/workqueue/cpumask old
 	if [[ -n $BENCH_QD_PIN && $how == uring ]]; then
 		old=$(<"$mask")
 		echo 2 >"$mask" || return
-		pin=(taskset -c 0)
+		wrap=(taskset -c 0)
 	fi
 	# BENCH_QD_RT=1: the io_uring thread at real-time priority (SCHED_FIFO 1),
 	# so that its wake-up preempts a kworker at once instead of at the next
 	# tick, as a fair task's does under PREEMPT_LAZY.
-	[[ -n $BENCH_QD_RT && $how == uring ]] && pin+=(chrt -f 1)
+	[[ -n $BENCH_QD_RT && $how == uring ]] && wrap+=(chrt -f 1)
 	if [[ -n $BENCH_QD_PROFILE ]]; then
-		qd_profile "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
+		qd_profile "$run" "${wrap[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	elif [[ -n $BENCH_QD_TRACE ]]; then
-		qd_trace "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
+		qd_trace "$run" "${wrap[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	elif [[ -z $BENCH_QD_STAT ]]; then
-		timeout -k 10 "$BENCH_CMD_TIMEOUT" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
+		timeout -k 10 "$BENCH_CMD_TIMEOUT" "${wrap[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@" \
 			>>"$results" 2>>"$FULL"
 	else
-		qd_stat "$run" "${pin[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
+		qd_stat "$run" "${wrap[@]}" "$helpers/copy_qd" "$how" "${opts[@]}" "$@"
 	fi
 	rc=$?
 	[[ -n $old ]] && echo "$old" >"$mask"
