@@ -12,7 +12,7 @@ O ?= .
 UAPI ?= ../../../../include/uapi
 CFLAGS ?= -O2 -Wall -Wextra
 
-PROGS := blkpg check_copied cmp_pieces copy_cfr copy_ioctl copy_uring mmap_write write_direct
+PROGS := blkpg check_copied cmp_pieces copy_cfr copy_ioctl copy_uring diff_blocks fill_random mmap_write write_direct
 
 # The BLOCK_URING_CMD_COPY helpers need liburing (Debian: liburing-dev);
 # without it they are not built, and the cases that use them are skipped
