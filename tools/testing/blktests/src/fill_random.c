@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fill part of a block device or file with pseudo-random data, for the copy
- * offload tests: /dev/urandom under TCG with KASAN gives about 20 MB/s,
- * which made filling devices a tenth of the tests' time.
+ * offload tests: /dev/urandom gives about 16 MB/s under TCG with KASAN, and
+ * the cases fill devices before nearly every copy.
  *
  *   fill_random DEV OFF LEN
  *
  * Writes LEN bytes at byte OFF of DEV, with O_DIRECT when DEV is a block
  * device (OFF and LEN then multiples of its logical block size), in writes
- * of up to 1 MiB; a file that does not exist is created. The data is a xorshift64* stream seeded from getrandom(2):
- * no two runs and no two 8-byte words of one run are alike, so that data
- * copied to the wrong place is told from the right data. OFF and LEN take
- * K, M or G suffixes. Exit status 0, or 1 with a message when a write fails.
+ * of up to 1 MiB; a file that does not exist is created. The data is a
+ * xorshift64* stream seeded from getrandom(2): no two runs and no two 8-byte
+ * words of one run are alike, so that data copied to the wrong place is told
+ * from the right data. OFF and LEN take K, M or G suffixes. Exit status 0;
+ * 1 with a message when DEV cannot be opened or written; 2 on a usage error.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
