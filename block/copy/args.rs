@@ -6,7 +6,6 @@
 use core::ops::Range;
 
 use kernel::{
-    alloc::Flags,
     block::{
         bdev::BlockDevice,
         bio::{
@@ -44,8 +43,8 @@ use crate::{
     Method, //
 };
 
-/// A request that a copy stop early, shared by the copy and whoever may cancel it (io_uring's
-/// cancellation of a `BLOCK_URING_CMD_COPY`, [`crate::uring`]).
+/// A request that a copy stop early, made by whoever may cancel it (io_uring's cancellation of a
+/// `BLOCK_URING_CMD_COPY`, [`crate::uring`]) and shared with the copy through [`Stop`].
 ///
 /// The engine looks at it before each chunk it issues and each batch it copies in the kernel: a
 /// stopped copy issues nothing more, waits for what is in flight, and ends with `ECANCELED` at
@@ -53,9 +52,9 @@ use crate::{
 pub(crate) struct StopFlag(Atomic<bool>);
 
 impl StopFlag {
-    /// A flag that is not set, allocated with `gfp`.
-    pub(crate) fn new(gfp: Flags) -> Result<Arc<Self>> {
-        Ok(Arc::new(Self(Atomic::new(false)), gfp)?)
+    /// A flag that is not set.
+    pub(crate) fn new() -> Self {
+        Self(Atomic::new(false))
     }
 
     /// Asks the copy to stop. Idempotent.
@@ -68,6 +67,13 @@ impl StopFlag {
     pub(crate) fn is_stopped(&self) -> bool {
         self.0.load(Relaxed)
     }
+}
+
+/// What holds the [`StopFlag`] of a copy, shared with the copy: the caller's own object, so that
+/// the flag costs no allocation of its own.
+pub(crate) trait Stop: Send + Sync {
+    /// The flag.
+    fn stop_flag(&self) -> &StopFlag;
 }
 
 /// A copy as a caller described it, validated, with the engine's own copy of the segment lists.
@@ -83,7 +89,7 @@ pub(crate) struct CopyArgs {
     /// submits it; `None` for the root cgroup, which is not charged.
     blkcg: Option<Blkcg>,
     /// Asks the copy to stop early; `None` for a copy that only a fatal signal stops.
-    stop: Option<Arc<StopFlag>>,
+    stop: Option<Arc<dyn Stop>>,
 }
 
 impl CopyArgs {
@@ -128,14 +134,16 @@ impl CopyArgs {
         })
     }
 
-    /// Lets `stop` stop the copy early (see [`StopFlag`]).
-    pub(crate) fn set_stop(&mut self, stop: Arc<StopFlag>) {
+    /// Lets the [`StopFlag`] of `stop` stop the copy early.
+    pub(crate) fn set_stop(&mut self, stop: Arc<dyn Stop>) {
         self.stop = Some(stop);
     }
 
     /// Whether the copy was asked to stop early: it is to issue nothing more.
     pub(crate) fn stop_requested(&self) -> bool {
-        self.stop.as_ref().is_some_and(|stop| stop.is_stopped())
+        self.stop
+            .as_ref()
+            .is_some_and(|stop| stop.stop_flag().is_stopped())
     }
 
     /// The device to read from.

@@ -12,7 +12,10 @@
 
 use kernel::{
     bindings,
-    block::bdev::BlockDevice,
+    block::{
+        bdev::BlockDevice,
+        copy::CopySegs, //
+    },
     fs::file::LocalFile,
     prelude::*, //
 };
@@ -53,9 +56,13 @@ pub(crate) fn copy_range(
     if len == 0 {
         return Ok(0);
     }
-    let src_segs = [Seg { pos: pos_in, len }];
-    let dst_segs = [Seg { pos: pos_out, len }];
-    let (copied, _, result) = user_copy::copy(src, &src_segs, dst, dst_file, &dst_segs, false);
+    let (src_seg, dst_seg) = (Seg { pos: pos_in, len }, Seg { pos: pos_out, len });
+    let segs = CopySegs {
+        src: KVec::from_elem(src_seg, 1, GFP_KERNEL)?,
+        dst: KVec::from_elem(dst_seg, 1, GFP_KERNEL)?,
+    };
+    let (copied, _, result) =
+        user_copy::copy(src, dst, dst_file, segs, core::iter::once(dst_seg), false);
     // A short copy reports what it did; the caller sees the error on its next call.
     if copied > 0 {
         Ok(copied)

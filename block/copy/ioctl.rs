@@ -9,8 +9,12 @@
 
 use core::mem::size_of;
 use kernel::{
+    alloc::Flags,
     bindings,
-    block::bdev::BlockDevice,
+    block::{
+        bdev::BlockDevice,
+        copy::CopySegs, //
+    },
     fs::file::LocalFile,
     prelude::*,
     uaccess::{
@@ -26,9 +30,12 @@ use crate::{
 
 const HEADER_LEN: usize = size_of::<bindings::blkcopy>();
 const RANGE_LEN: usize = size_of::<bindings::blkcopy_range>();
-/// Offset of `copied` in `struct blkcopy_range`, and of `out_flags` in `struct blkcopy`.
-const RANGE_COPIED: usize = 24;
-const HEADER_OUT_FLAGS: usize = 8;
+/// Offsets of the fields of `struct blkcopy_range`, and of `out_flags` in `struct blkcopy`.
+const SRC_AT: usize = 0;
+const DST_AT: usize = 8;
+const LEN_AT: usize = 16;
+const COPIED_AT: usize = 24;
+const OUT_FLAGS_AT: usize = 8;
 
 /// Reads the native-endian integer of `N` bytes at `offset` of `buf`.
 fn word<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
@@ -37,14 +44,39 @@ fn word<const N: usize>(buf: &[u8], offset: usize) -> [u8; N] {
     out
 }
 
-/// The ranges of a call, as engine segments and as user space passed them.
+/// The ranges of a call, as user space passed them: a `struct blkcopy_range` array, read once.
 pub(crate) struct Ranges {
-    pub(crate) src: KVec<Seg>,
-    pub(crate) dst: KVec<Seg>,
     /// The `struct blkcopy_range` array, written back with `copied` filled in.
     raw: KVec<u8>,
     /// Length of the copy: the sum of the ranges' lengths.
     pub(crate) total: u64,
+}
+
+impl Ranges {
+    /// The source (`dst` false) or destination ranges, as engine segments, in order.
+    pub(crate) fn segs(&self, dst: bool) -> impl Iterator<Item = Seg> + Clone + '_ {
+        let at = if dst { DST_AT } else { SRC_AT };
+        self.raw.chunks_exact(RANGE_LEN).map(move |range| Seg {
+            pos: u64::from_ne_bytes(word(range, at)),
+            len: u64::from_ne_bytes(word(range, LEN_AT)),
+        })
+    }
+
+    /// The ranges as the engine's segment lists, allocated with `flags`.
+    pub(crate) fn copy_segs(&self, flags: Flags) -> Result<CopySegs> {
+        let side = |dst| -> Result<KVec<Seg>> {
+            let mut segs = KVec::with_capacity(self.raw.len() / RANGE_LEN, flags)?;
+            for seg in self.segs(dst) {
+                // Cannot fail: there is room for every range.
+                segs.push_within_capacity(seg).map_err(|_| ENOMEM)?;
+            }
+            Ok(segs)
+        };
+        Ok(CopySegs {
+            src: side(false)?,
+            dst: side(true)?,
+        })
+    }
 }
 
 /// Reads and checks the `struct blkcopy` at `arg`, of `BLKCOPY` or `BLOCK_URING_CMD_COPY`:
@@ -62,39 +94,19 @@ pub(crate) fn read_arg(arg: UserPtr) -> Result<(u32, Ranges)> {
     if nr_ranges == 0 || nr_ranges > bindings::BLKCOPY_MAX_RANGES as usize {
         return Err(EINVAL);
     }
-    let mut raw = KVec::from_elem(0u8, nr_ranges * RANGE_LEN, GFP_KERNEL)?;
-    UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), raw.len())
+    let mut raw = KVec::new();
+    UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), nr_ranges * RANGE_LEN)
         .reader()
-        .read_slice(&mut raw)?;
-    let mut src = KVec::with_capacity(nr_ranges, GFP_KERNEL)?;
-    let mut dst = KVec::with_capacity(nr_ranges, GFP_KERNEL)?;
+        .read_all(&mut raw, GFP_KERNEL)?;
     let mut total: u64 = 0;
     for range in raw.chunks_exact(RANGE_LEN) {
-        let len = u64::from_ne_bytes(word(range, 16));
+        let len = u64::from_ne_bytes(word(range, LEN_AT));
         total = total.checked_add(len).ok_or(EINVAL)?;
-        let src_seg = Seg {
-            pos: u64::from_ne_bytes(word(range, 0)),
-            len,
-        };
-        let dst_seg = Seg {
-            pos: u64::from_ne_bytes(word(range, 8)),
-            len,
-        };
-        src.push(src_seg, GFP_KERNEL)?;
-        dst.push(dst_seg, GFP_KERNEL)?;
     }
     if total > bindings::BLKCOPY_MAX_BYTES {
         return Err(EINVAL);
     }
-    Ok((
-        flags,
-        Ranges {
-            src,
-            dst,
-            raw,
-            total,
-        },
-    ))
+    Ok((flags, Ranges { raw, total }))
 }
 
 /// Writes each range's `copied` and the header's `out_flags` back to user space.
@@ -107,11 +119,10 @@ pub(crate) fn report(
     mut copied: u64,
     offloaded: bool,
 ) -> Result {
-    let raw = ranges.raw.chunks_exact_mut(RANGE_LEN);
-    for (seg, range) in ranges.src.iter().zip(raw) {
-        let done = copied.min(seg.len);
+    for range in ranges.raw.chunks_exact_mut(RANGE_LEN) {
+        let done = copied.min(u64::from_ne_bytes(word(range, LEN_AT)));
         copied -= done;
-        range[RANGE_COPIED..RANGE_COPIED + 8].copy_from_slice(&done.to_ne_bytes());
+        range[COPIED_AT..COPIED_AT + 8].copy_from_slice(&done.to_ne_bytes());
     }
     UserSlice::new(arg.wrapping_byte_add(HEADER_LEN), ranges.raw.len())
         .writer()
@@ -121,7 +132,7 @@ pub(crate) fn report(
     } else {
         0
     };
-    let at = arg.wrapping_byte_add(HEADER_OUT_FLAGS);
+    let at = arg.wrapping_byte_add(OUT_FLAGS_AT);
     UserSlice::new(at, 4)
         .writer()
         .write_slice(&out_flags.to_ne_bytes())
@@ -153,8 +164,9 @@ pub(crate) fn ioctl(
     may_write(bdev, mode)?;
     let (flags, mut ranges) = read_arg(arg)?;
     let offload_only = flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
+    let segs = ranges.copy_segs(GFP_KERNEL)?;
     let (copied, offloaded, result) =
-        user_copy::copy(bdev, &ranges.src, bdev, file, &ranges.dst, offload_only);
+        user_copy::copy(bdev, bdev, file, segs, ranges.segs(true), offload_only);
     report(arg, &mut ranges, copied, offloaded)?;
     result
 }

@@ -42,14 +42,16 @@
 //!
 //! # Who owns what
 //!
-//! A [`UringCopy`] that started has two references: the engine's, in its parameters' `private`,
-//! taken back by [`end_io`]; and the command's, parked in the pdu, taken back by whoever
-//! completes the command: [`finish`] or [`cancel`]. The right to complete the command, a
-//! [`QueuedCmd`], is parked in the [`UringCopy`] before the copy starts, and its stage then moves
-//! from [`Stage::Starting`] to [`Stage::Running`]. Which of them completes it is decided once,
-//! by moving [`Stage`] away from [`Stage::Running`]: [`end_io`] to [`Stage::Finishing`] (then it
-//! hands the right to the task work, and [`finish`] completes it), [`cancel`] to
-//! [`Stage::Cancelled`] (then it completes it itself).
+//! A [`UringCopy`] that started has three references: the engine's, in its parameters'
+//! `private`, taken back by [`end_io`]; the command's, parked in the pdu, taken back by whoever
+//! completes the command: [`finish`] or [`cancel`]; and the one through which the engine reads
+//! its [`StopFlag`] ([`Stop`]), dropped with the engine's job, after `end_io`. The right to
+//! complete the command, a [`QueuedCmd`], is parked in the [`UringCopy`] before the copy starts,
+//! and its stage then moves from [`Stage::Starting`] to [`Stage::Running`]. Which of [`end_io`]
+//! and [`cancel`] completes it is decided once, by moving [`Stage`] away from
+//! [`Stage::Running`]: [`end_io`] to [`Stage::Finishing`] (then it hands the right to the task
+//! work, and [`finish`] completes it), [`cancel`] to [`Stage::Cancelled`] (then it completes it
+//! itself).
 //! [`finish`] and [`cancel`] both run with the ring's `uring_lock` held, and io_uring calls
 //! [`cancel`] only for a command that has not completed, so the pdu reference is never taken
 //! twice nor read after it was taken.
@@ -60,7 +62,10 @@ use kernel::{
     bindings,
     block::{
         bdev::BlockDevice,
-        copy::CopyParams, //
+        copy::{
+            CopyParams,
+            CopySegs, //
+        },
     },
     ffi::{
         c_int,
@@ -101,7 +106,10 @@ use kernel::{
 };
 
 use crate::{
-    args::StopFlag,
+    args::{
+        Stop,
+        StopFlag, //
+    },
     ioctl::{
         self,
         Ranges, //
@@ -168,9 +176,8 @@ struct UringCopy {
     file: ARef<File>,
     /// The user's `struct blkcopy`.
     arg: UserPtr,
-    /// The ranges, as the engine's segments (which it copies when the copy starts) and as user
-    /// space passed them, to report them. Locked once by [`finish`], and once before it by
-    /// [`UringCopy::drop_cached_pages`] when that runs.
+    /// The ranges as user space passed them, to report them. Locked once by [`finish`], and once
+    /// before it by [`UringCopy::drop_cached_pages`] when that runs.
     #[pin]
     ranges: Mutex<Ranges>,
     /// The span of the destinations, `(pos, len)`: where [`end_io`] looks for cached pages
@@ -179,8 +186,8 @@ struct UringCopy {
     /// Drops the destinations' cached pages, for [`end_io`], where the task work must not.
     #[pin]
     work: Work<UringCopy>,
-    /// Asks the copy to stop: set by [`cancel`].
-    stop: Arc<StopFlag>,
+    /// Asks the copy to stop: set by [`cancel`], read by the engine through [`Stop`].
+    stop: StopFlag,
     /// Who completes the command.
     stage: Atomic<Stage>,
 }
@@ -198,22 +205,22 @@ unsafe impl Sync for UringCopy {}
 
 impl UringCopy {
     /// A copy of `ranges` within `bdev`, opened as the file of the command `cmd`, whose user
-    /// argument is at `arg`; `stop` asks it to stop. Allocated with `GFP_KERNEL`: plain memory,
-    /// which a nonblocking issue may wait for as io_uring's own preparation does.
+    /// argument is at `arg`. Allocated with `GFP_KERNEL`: plain memory, which a nonblocking issue
+    /// may wait for as io_uring's own preparation does.
     fn new(
         cmd: &IoUringCmd,
         bdev: &BlockDevice,
         arg: UserPtr,
         ranges: Ranges,
-        stop: Arc<StopFlag>,
     ) -> Result<Arc<Self>> {
+        // No segment arrays: [`prepare`] hands the engine its segments ([`CopyParams::with_segs`]).
         let params = bindings::blk_copy_params {
             src_bdev: bdev.as_raw(),
-            src_segs: ranges.src.as_ptr(),
-            nr_src_segs: ranges.src.len().try_into()?,
+            src_segs: ptr::null(),
+            nr_src_segs: 0,
             dst_bdev: bdev.as_raw(),
-            dst_segs: ranges.dst.as_ptr(),
-            nr_dst_segs: ranges.dst.len().try_into()?,
+            dst_segs: ptr::null(),
+            nr_dst_segs: 0,
             end_io: Some(end_io),
             private: ptr::null_mut(),
             copied: 0,
@@ -221,7 +228,7 @@ impl UringCopy {
             status: 0,
         };
         let file = ARef::from(cmd.file());
-        let dst_span = user_copy::span(&ranges.dst);
+        let dst_span = user_copy::span(ranges.segs(true));
         // INVARIANT: The parameters are of a copy within `bdev`, which `file` holds open, and end
         // with `end_io`; the copy has not started. The stage is `Starting`, and `cmd` is null
         // until the issue parks in it the right to complete the command.
@@ -234,7 +241,7 @@ impl UringCopy {
                 ranges <- new_mutex!(ranges, "blk_copy_uring_ranges"),
                 dst_span,
                 work <- new_work!("blk_copy_uring_drop_cached_pages"),
-                stop,
+                stop: StopFlag::new(),
                 stage: Atomic::new(Stage::Starting),
             }),
             GFP_KERNEL,
@@ -280,7 +287,7 @@ impl UringCopy {
         // SAFETY: By the safety requirements.
         let (copied, _, _) = unsafe { self.outcome() };
         let ranges = self.ranges.lock();
-        user_copy::finish(self.bdev(), &self.file, &ranges.dst, copied);
+        user_copy::finish(self.bdev(), &self.file, ranges.segs(true), copied);
     }
 
     /// Hands the right to complete the command, which the one that moved the stage to
@@ -304,6 +311,12 @@ impl UringCopy {
 
 impl_has_work! {
     impl HasWork<Self> for UringCopy { self.work }
+}
+
+impl Stop for UringCopy {
+    fn stop_flag(&self) -> &StopFlag {
+        &self.stop
+    }
 }
 
 /// Queued by [`end_io`] only, with the engine's reference, when a destination page was cached:
@@ -353,9 +366,9 @@ pub(crate) unsafe fn issue(
     }
     let offload_only = copy_flags & bindings::BLKCOPY_OFFLOAD_ONLY != 0;
     let nowait = flags.nonblock();
-    let stop = StopFlag::new(GFP_KERNEL)?;
-    let copy = UringCopy::new(cmd, bdev, arg, ranges, stop.clone())?;
-    let start = prepare(&copy, offload_only, nowait, stop)?;
+    let segs = ranges.copy_segs(GFP_KERNEL)?;
+    let copy = UringCopy::new(cmd, bdev, arg, ranges)?;
+    let start = prepare(&copy, segs, offload_only, nowait)?;
     // From here on the copy starts: `end_io` is called once, and the command completes once,
     // through `finish` or `cancel`.
     // SAFETY: By the safety requirements `slot` is the command's, and nothing else writes it; the
@@ -385,31 +398,31 @@ pub(crate) unsafe fn issue(
     Err(EIOCBQUEUED)
 }
 
-/// Prepares the copy of `copy` (offload only, or not), and makes the page cache ready for it, or
-/// when `nowait` finds that it is not; `stop` is the copy's stop flag. The engine's reference to
+/// Prepares the copy of `copy`, whose ranges are `segs` (offload only, or not), and makes the
+/// page cache ready for it, or when `nowait` finds that it is not. The engine's reference to
 /// `copy` is in its parameters when this succeeds: taken back by `end_io`.
 fn prepare(
     copy: &Arc<UringCopy>,
+    segs: CopySegs,
     offload_only: bool,
     nowait: bool,
-    stop: Arc<StopFlag>,
 ) -> Result<AsyncStart> {
     let engine = copy.clone().into_foreign();
     let p = copy.params.get();
     // SAFETY: The copy has not started: nothing else uses the parameters.
     unsafe { (*p).private = engine };
-    // SAFETY: `p` is valid as `struct blk_copy_params` documents, with the segments of
-    // `copy.ranges`, and stays valid, its device open, until `end_io` (the type invariants of
-    // `UringCopy`, whose engine reference is in `private`), or until the copy does not start.
-    let prepared = unsafe { CopyParams::from_raw(p, GFP_NOIO) }
+    // SAFETY: `p` is valid as `struct blk_copy_params` documents, but for its segment arrays,
+    // which `with_segs` does not read, and stays valid, its device open, until `end_io` (the type
+    // invariants of `UringCopy`, whose engine reference is in `private`), or until the copy does
+    // not start.
+    let prepared = unsafe { CopyParams::with_segs(p, segs) }
         .and_then(|(params, segs)| CopyArgs::new(params, segs, !offload_only))
         .and_then(|mut args| {
-            // Validated: the page cache, as `BLKCOPY` does it, once the copy is known to be good.
-            let ranges = copy.ranges.lock();
+            // Validated: the page cache, as `BLKCOPY` does it, once the copy is known to be good;
+            // over the engine's segments, merged where they touch, which cover the same bytes.
             let bdev = copy.bdev();
-            user_copy::prepare(bdev, &ranges.src, bdev, &ranges.dst, nowait)?;
-            drop(ranges);
-            args.set_stop(stop);
+            user_copy::prepare(bdev, &args.src, bdev, &args.dst, nowait)?;
+            args.set_stop(copy.clone());
             OffloadJob::prepare_async(args)
         });
     if prepared.is_err() {
@@ -452,8 +465,8 @@ unsafe extern "C" fn end_io(params: *mut bindings::blk_copy_params) {
         unsafe { copy.defer_finish() };
     }
     // Cancelled: the command completed already; the copy ends here. Otherwise the command's
-    // reference keeps the copy until `finish`. Dropping the last reference drops the file: `fput`
-    // may be called from any context.
+    // reference keeps the copy until `finish`. Whoever drops the last reference (this, `finish`,
+    // the engine's job) drops the file: `fput` may be called from any context.
     drop(copy);
 }
 

@@ -181,10 +181,23 @@ impl BlockDevice {
     }
 
     /// Whether the page cache holds a page of the `len` bytes at `pos`.
+    ///
+    /// A snapshot, as the walk of the page cache is: a page added meanwhile is the caller's to
+    /// handle, as for direct I/O. A device whose cache holds no page at all (used only for direct
+    /// I/O, and closed by everyone else since) is answered without a walk.
     pub fn has_cached_pages(&self, pos: u64, len: u64) -> bool {
-        let (start, end) = byte_range(pos, len);
         // SAFETY: By the type invariant the device, and so its page cache mapping, is valid.
-        unsafe { bindings::filemap_range_has_page((*self.as_raw()).bd_mapping, start, end) }
+        let mapping = unsafe { (*self.as_raw()).bd_mapping };
+        // This `read_volatile` is intended to correspond to a READ_ONCE call, as C reads
+        // `nrpages` without the lock it is changed under (`mapping_needs_writeback()`).
+        //
+        // SAFETY: The mapping is valid (above); `nrpages` is an aligned `unsigned long`.
+        if unsafe { (&raw const (*mapping).nrpages).read_volatile() } == 0 {
+            return false;
+        }
+        let (start, end) = byte_range(pos, len);
+        // SAFETY: The mapping is valid (above).
+        unsafe { bindings::filemap_range_has_page(mapping, start, end) }
     }
 
     /// Whether writing back the page cache of the `len` bytes at `pos` would have to wait: a page

@@ -68,7 +68,8 @@ unsafe impl Send for CopyParams {}
 // other use of the parameters at the same time.
 unsafe impl Sync for CopyParams {}
 
-/// The segments of a copy, copied from its caller's arrays by [`CopyParams::from_raw`].
+/// The segments of a copy: copied from its caller's arrays by [`CopyParams::from_raw`], or built
+/// by its caller for [`CopyParams::with_segs`].
 pub struct CopySegs {
     /// Where to read, in order, as one stream.
     pub src: KVec<CopySeg>,
@@ -108,18 +109,40 @@ impl CopyParams {
         ptr: *mut bindings::blk_copy_params,
         gfp: Flags,
     ) -> Result<(Self, CopySegs)> {
-        let params = NonNull::new(ptr).ok_or(EINVAL)?;
-        // SAFETY: By the safety requirements `params` is valid, its segment arrays readable.
+        // SAFETY: By the safety requirements `ptr` is NULL or valid.
+        let p = unsafe { ptr.as_ref() }.ok_or(EINVAL)?;
+        // SAFETY: By the safety requirements the segment arrays are readable.
         let segs = unsafe {
-            let p = params.as_ref();
-            if p.src_bdev.is_null() || p.dst_bdev.is_null() {
-                return Err(EINVAL);
-            }
             CopySegs {
                 src: copy_segs(p.src_segs, p.nr_src_segs, gfp)?,
                 dst: copy_segs(p.dst_segs, p.nr_dst_segs, gfp)?,
             }
         };
+        // SAFETY: By the safety requirements.
+        unsafe { Self::with_segs(ptr, segs) }
+    }
+
+    /// Takes the copy `ptr` describes as [`CopyParams::from_raw`] does, with `segs`, the segments
+    /// its caller in Rust built for it, instead of copies of the arrays `ptr` points to, which
+    /// are not read. Fails with `EINVAL` when `ptr`, a device or a segment list is missing.
+    ///
+    /// # Safety
+    ///
+    /// As for [`CopyParams::from_raw`], except that the segment arrays need not be readable.
+    pub unsafe fn with_segs(
+        ptr: *mut bindings::blk_copy_params,
+        segs: CopySegs,
+    ) -> Result<(Self, CopySegs)> {
+        let params = NonNull::new(ptr).ok_or(EINVAL)?;
+        // SAFETY: By the safety requirements `params` is valid.
+        let p = unsafe { params.as_ref() };
+        if p.src_bdev.is_null()
+            || p.dst_bdev.is_null()
+            || segs.src.is_empty()
+            || segs.dst.is_empty()
+        {
+            return Err(EINVAL);
+        }
         // INVARIANT: By the safety requirements.
         Ok((Self { params }, segs))
     }
