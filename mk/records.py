@@ -6,9 +6,10 @@
 
 RESULTS is a make check results directory: records.tsv holds one row per
 thing a test tried (test, device, what was tried, outcome seen) and
-blktests/summary each test's verdict. Writes RESULTS/records.md; with README,
-also replaces the table between the README's markers, so that the README
-shows what the last full run tried and saw rather than a typed copy.
+blktests/summary each test's verdict; RESULTS/lane2 holds the same for the
+groups a second guest ran. Writes RESULTS/records.md, ordered by test; with
+README, also replaces the table between the README's markers, so that the
+README shows what the last full run tried and saw rather than a typed copy.
 """
 import sys
 from pathlib import Path
@@ -21,14 +22,22 @@ def cell(text):
     return text.replace("|", "\\|").strip()
 
 
+def test_order(row):
+    """Sort key of a row: its test's group, then its number (stable within)."""
+    group, _, number = row.split("\t", 1)[0].partition("/")
+    return (group, int(number) if number.isdigit() else 0)
+
+
 def table(results):
+    guests = [results] + sorted(d for d in results.glob("lane*") if d.is_dir())
     verdicts = {}
-    summary = results / "blktests" / "summary"
-    if summary.exists():
-        for line in summary.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 2:
-                verdicts[fields[0]] = fields[1]
+    for guest in guests:
+        summary = guest / "blktests" / "summary"
+        if summary.exists():
+            for line in summary.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 2:
+                    verdicts[fields[0]] = fields[1]
     kernel = (results / "uname").read_text().strip() if (results / "uname").exists() else "?"
     lines = [
         f"Kernel {kernel}; every row checked by the test named, whose verdict is the last column.",
@@ -36,8 +45,12 @@ def table(results):
         "| Test | Device | Tried | Seen | Test |",
         "|---|---|---|---|---|",
     ]
-    records = results / "records.tsv"
-    rows = records.read_text().splitlines() if records.exists() else []
+    rows = []
+    for guest in guests:
+        records = guest / "records.tsv"
+        if records.exists():
+            rows.extend(records.read_text().splitlines())
+    rows.sort(key=test_order)
     for row in rows:
         fields = row.split("\t")
         if len(fields) != 4:

@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn what a `make check` guest left behind into one result per test.
 
-Reads RESULTS/ (written by mk/guest-check.sh and mk/check.sh) and prints a
-line per test, then why each failed test failed (a few lines each, so that
-the last lines of a CI log name it), then "N passed, N failed, N skipped".
-Exit status 1 when anything failed.
+Reads RESULTS/ (written by mk/guest-check.sh and mk/check.sh) and
+RESULTS/lane2/ (the guest that ran the other groups at the same time, if
+any) and prints a line per test, then why each failed test failed (a few
+lines each, so that the last lines of a CI log name it), then "N passed,
+N failed, N skipped". Exit status 1 when anything failed.
 
 Sources of results:
-  - boot: the guest reached the test command and the kernel log up to the
-    first test is free of reports (WARNING, BUG, KASAN, lockdep, ...);
-  - kunit/<suite>.<case>: KTAP lines in the guest's kernel log;
+  - boot (lane2/boot for the second guest): the guest reached the test
+    command and the kernel log up to the first test is free of reports
+    (WARNING, BUG, KASAN, lockdep, ...);
+  - kunit/<suite>.<case>: KTAP lines in the first guest's kernel log;
   - <group>/<NNN>: the blktests-format runner's summary;
   - harness/*: the self-tests that must fail (written by check.sh as
     harness.txt, "name pass|fail reason").
@@ -81,15 +83,15 @@ def blktests_reasons(results):
     return reasons
 
 
-def main():
-    results = Path(sys.argv[1])
+def guest_rows(results, prefix, want_kunit):
+    """The boot row, KUnit's and the runner's rows of one guest."""
     rows = []
     log = kernel_log(results)
     guest_rc = (results / "guest-rc").read_text().strip() if (results / "guest-rc").exists() else "?"
 
     if log is None:
         why = "guest timed out" if guest_rc == "124" else f"guest exited {guest_rc} without results"
-        rows.append(("boot", "fail", why + f"; see {results / 'console.log'}"))
+        rows.append((prefix + "boot", "fail", why + f"; see {results / 'console.log'}"))
     else:
         boot = []
         for line in log:
@@ -97,12 +99,13 @@ def main():
                 break
             boot.append(line)
         bad = [l for l in boot if REPORT.search(l)]
-        rows.append(("boot", "fail" if bad else "pass",
+        rows.append((prefix + "boot", "fail" if bad else "pass",
                      ("kernel report before the tests: " + bad[0]) if bad else ""))
-        cases = kunit(log)
-        if not cases:
-            rows.append(("kunit", "fail", "no KUnit results in the kernel log"))
-        rows.extend(cases)
+        if want_kunit:
+            cases = kunit(log)
+            if not cases:
+                rows.append(("kunit", "fail", "no KUnit results in the kernel log"))
+            rows.extend(cases)
 
     summary = results / "blktests" / "summary"
     if summary.exists():
@@ -114,7 +117,16 @@ def main():
                     detail = f"see {results / 'blktests'}"
                 rows.append((parts[0], parts[1], detail))
     elif log is not None:
-        rows.append(("blktests", "fail", "the runner left no summary"))
+        rows.append((prefix + "blktests", "fail", "the runner left no summary"))
+    return rows
+
+
+def main():
+    results = Path(sys.argv[1])
+    lanes = sorted(d for d in results.glob("lane*") if d.is_dir())
+    rows = guest_rows(results, "", True)
+    for lane in lanes:
+        rows.extend(guest_rows(lane, lane.name + "/", False))
 
     harness = results / "harness.txt"
     if harness.exists():
@@ -127,7 +139,9 @@ def main():
     for name, status, detail in rows:
         counts[status] = counts.get(status, 0) + 1
         print(f"{name:<60} [{words.get(status, status)}]" + (f"  {detail}" if detail and status != "pass" else ""))
-    reasons = blktests_reasons(results)
+    reasons = {}
+    for guest in [results] + lanes:
+        reasons.update(blktests_reasons(guest))
     for name, status, detail in rows:
         if status != "fail":
             continue

@@ -9,6 +9,9 @@
 #   VM_ACCEL                     "kvm" or "tcg", set by vm_probe_accel
 #   VM_APPEND                    more kernel parameters (for a measurement,
 #                                for example idle=poll), none by default
+#   VM_NVME_DIR                  where the NVMe namespaces' backing files are
+#                                made (default build/vm); guests that run at
+#                                the same time need one each
 #
 # The guest sees the host's root file system read-only (so this repository
 # and the host's tools) and $VM_RWDIR read-write.
@@ -58,7 +61,8 @@ vm_nvme_opts() {
 }
 
 # Run "$@" in its own process group; kill the group after $1 seconds and
-# return 124 then.
+# return 124 then. With VM_TIMEOUT_AFTER set to a file's path, the seconds
+# count from when that file appears (or from an hour after the start).
 vm_run_timeout() {
 	local secs=$1 pid watcher rc expired
 	shift
@@ -66,7 +70,13 @@ vm_run_timeout() {
 	rm -f "$expired"
 	setsid "$@" </dev/null &
 	pid=$!
-	( sleep "$secs"; touch "$expired"; kill -TERM -- -"$pid" 2>/dev/null; sleep 5
+	( if [ -n "${VM_TIMEOUT_AFTER:-}" ]; then
+		for ((i = 0; i < 3600; i++)); do
+			[ -e "$VM_TIMEOUT_AFTER" ] && break
+			sleep 1
+		done
+	  fi
+	  sleep "$secs"; touch "$expired"; kill -TERM -- -"$pid" 2>/dev/null; sleep 5
 	  kill -KILL -- -"$pid" 2>/dev/null ) &
 	watcher=$!
 	rc=0
@@ -85,7 +95,7 @@ vm_boot_raw() {
 	shift 3
 	local opts=(--run "$VM_OBJ" --memory "$VM_MEMORY" --cpus "$VM_CPUS" --verbose
 		    --append "no5lvl panic=-1 printk.devkmsg=on${VM_APPEND:+ $VM_APPEND}"
-		    "--qemu-opts=$(vm_nvme_opts "$VM_DIR")")
+		    "--qemu-opts=$(vm_nvme_opts "${VM_NVME_DIR:-$VM_DIR}")")
 	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
 	[ "$accel" = tcg ] && opts+=(--disable-kvm)
 	vm_run_timeout "$timeout" vng "${opts[@]}" --exec "$*" >"$log" 2>&1
