@@ -23,7 +23,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$(cd "$here/.." && pwd)/build}
 ops=${SOAK_OPS:-20000}
-CHECK_RESULTS=$BUILD/results/soak CHECK_HANG=0 \
+# Two vCPUs (make check's guests have one): the races of block/115's
+# writers and of the four jobs then run on two CPUs at once.
+CHECK_RESULTS=$BUILD/results/soak CHECK_HANG=0 CHECK_CPUS=2 \
 	CHECK_TIMEOUT=${SOAK_TIMEOUT:-$((ops * 2))} \
 	CHECK_CONFIG_EXTRA="COPY_INTEGRITY_OPS=$ops" \
 	exec bash "$here/check.sh" block/115 block/121 dm/108 dm/111 nvme/108 nvme/114 \
