@@ -152,6 +152,9 @@ for dir in "$results" "$lane"; do
 done
 echo "check: guests ran $(($(date +%s) - t0)) s (first guest $(cat "$results/guest-seconds") s$(
 	[ -f "$lane/guest-seconds" ] && echo ", second $(cat "$lane/guest-seconds") s"))"
+# virtiofs unless vng found no virtiofsd (mk/vm.sh).
+rootfs=$(grep -o -m1 'rootfstype=[a-z0-9]*' "$results/console.log")
+echo "check: the guests' root file system: ${rootfs#rootfstype=}"
 
 # The self-tests that must fail, each judged by the evidence it leaves, and
 # meta/005 to meta/007, which must pass.

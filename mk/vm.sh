@@ -14,7 +14,9 @@
 #                                the same time need one each
 #
 # The guest sees the host's root file system read-only (so this repository
-# and the host's tools) and $VM_RWDIR read-write.
+# and the host's tools) and $VM_RWDIR read-write, through virtiofs: vng
+# finds the virtiofsd that make deps installs in ~/.cargo/bin (without one
+# it falls back to 9p, which makes the tests slower; check.sh says which).
 
 # QEMU NVMe controller with three namespaces that support Copy. MSSRL and MCL
 # are in logical blocks, MSRC is 0's based. Each value differs from the
@@ -98,7 +100,8 @@ vm_boot_raw() {
 		    "--qemu-opts=$(vm_nvme_opts "${VM_NVME_DIR:-$VM_DIR}")")
 	[ -n "${VM_RWDIR:-}" ] && opts+=(--rwdir "$VM_RWDIR")
 	[ "$accel" = tcg ] && opts+=(--disable-kvm)
-	vm_run_timeout "$timeout" vng "${opts[@]}" --exec "$*" >"$log" 2>&1
+	vm_run_timeout "$timeout" env PATH="$HOME/.cargo/bin:$PATH" \
+		vng "${opts[@]}" --exec "$*" >"$log" 2>&1
 }
 
 # KVM on this machine is nested and has crashed 7.3 guests: use it only when
