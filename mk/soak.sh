@@ -8,9 +8,9 @@
 # allocation and bio failures (block/121: rnull offloading and onloading;
 # dm/111: dm-linear, two jobs; nvme/114: the QEMU NVMe namespaces) with
 # SOAK_OPS operations per run instead of make check's (1000 in nvme/108 and
-# the runs under faults, 500 in dm/108, 300 in block/115, where nine
-# configurations share the time, 200 in scsi/106, half of it again in its
-# racing run), on the check kernel (KASAN, lockdep).
+# nvme/114, 750 in block/121 and dm/111, 375 in dm/108, 75 in block/115,
+# where nine configurations share the time, 150 in scsi/106, half of it
+# again in its racing run), on the check kernel (KASAN, lockdep).
 # At 1000 operations per run the 14 runs without faults took about 7.5
 # minutes of guest time (TCG, CI's machine), the 5 with faults (3250
 # operations at 1000) about 3.5; both grow linearly: the default of 20000
